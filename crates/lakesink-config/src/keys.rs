@@ -1,0 +1,1270 @@
+//! The one table of configuration keys. Parsing, validation, error messages and
+//! `docs/configuration.md` are all derived from the definitions here; add a key here and
+//! nowhere else.
+
+/// Where a key is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The connector file (`connector.properties` or the REST JSON).
+    Connector,
+    /// The worker file (`worker.properties`).
+    Worker,
+    /// After a converter prefix: `key.converter.<key>` / `value.converter.<key>`.
+    Converter,
+}
+
+/// What Lakesink does with a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    /// Implemented.
+    Supported,
+    /// Accepted so existing configs load unchanged, but it changes nothing in Lakesink; the
+    /// reason is shown in the docs and in a start-up warning when the key is set.
+    NoEffect(&'static str),
+    /// Recognised, not implemented yet: setting it to anything but its default is an error.
+    NotYet,
+}
+
+/// One allowed value of a [`Kind::Choice`] key, with the spellings that mean the same.
+#[derive(Debug)]
+pub struct Choice {
+    pub value: &'static str,
+    pub aliases: &'static [&'static str],
+    /// False for values Lakesink recognises but does not implement yet.
+    pub available: bool,
+}
+
+const fn choice(value: &'static str, aliases: &'static [&'static str]) -> Choice {
+    Choice {
+        value,
+        aliases,
+        available: true,
+    }
+}
+
+const fn pending(value: &'static str, aliases: &'static [&'static str]) -> Choice {
+    Choice {
+        value,
+        aliases,
+        available: false,
+    }
+}
+
+/// The type of a key's value and the check it gets.
+#[derive(Debug)]
+pub enum Kind {
+    String,
+    /// A string that must not be blank.
+    NonEmpty,
+    Int {
+        min: i64,
+        max: i64,
+    },
+    Bool,
+    /// Comma-separated list; blanks around items are trimmed.
+    List,
+    Choice(&'static [Choice]),
+    /// An IANA zone id (`America/New_York`), `UTC`, or a fixed offset (`+05:30`).
+    TimeZone,
+    /// A regular expression.
+    Regex,
+    /// A storage URL: `hdfs://`, `viewfs://` or `file://`.
+    StoreUrl,
+}
+
+/// The default of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefaultValue {
+    /// The key must be given.
+    Required,
+    /// No value unless given.
+    Unset,
+    Value(&'static str),
+}
+
+/// A configuration key: the single definition of its name, type, default, doc and support.
+#[derive(Debug)]
+pub struct KeyDef {
+    pub name: &'static str,
+    pub scope: Scope,
+    pub group: &'static str,
+    pub kind: Kind,
+    pub default: DefaultValue,
+    pub support: Support,
+    pub doc: &'static str,
+}
+
+/// Keys that start with a prefix and are passed on (to the Kafka consumer, a converter, ...).
+#[derive(Debug)]
+pub struct PrefixDef {
+    pub prefix: &'static str,
+    pub scope: Scope,
+    pub support: Support,
+    pub doc: &'static str,
+}
+
+const fn key(
+    name: &'static str,
+    scope: Scope,
+    group: &'static str,
+    kind: Kind,
+    default: DefaultValue,
+    support: Support,
+    doc: &'static str,
+) -> KeyDef {
+    KeyDef {
+        name,
+        scope,
+        group,
+        kind,
+        default,
+        support,
+        doc,
+    }
+}
+
+use DefaultValue::{Required, Unset, Value};
+use Kind::*;
+use Scope::{Connector as C, Converter as V, Worker as W};
+use Support::{NoEffect, NotYet, Supported as S};
+
+pub const INT_MAX: i64 = i32::MAX as i64;
+pub const LONG_MAX: i64 = i64::MAX;
+
+pub const CONNECTOR_CLASSES: &[Choice] = &[
+    choice(
+        "hdfs",
+        &[
+            "io.confluent.connect.hdfs.HdfsSinkConnector",
+            "HdfsSinkConnector",
+        ],
+    ),
+    choice(
+        "hdfs3",
+        &[
+            "io.confluent.connect.hdfs3.Hdfs3SinkConnector",
+            "Hdfs3SinkConnector",
+        ],
+    ),
+];
+
+pub const FORMATS: &[Choice] = &[
+    choice(
+        "avro",
+        &[
+            "io.confluent.connect.hdfs.avro.AvroFormat",
+            "io.confluent.connect.hdfs3.avro.AvroFormat",
+            "AvroFormat",
+        ],
+    ),
+    choice(
+        "parquet",
+        &[
+            "io.confluent.connect.hdfs.parquet.ParquetFormat",
+            "io.confluent.connect.hdfs3.parquet.ParquetFormat",
+            "ParquetFormat",
+        ],
+    ),
+    choice(
+        "json",
+        &[
+            "io.confluent.connect.hdfs.json.JsonFormat",
+            "io.confluent.connect.hdfs3.json.JsonFormat",
+            "JsonFormat",
+        ],
+    ),
+    choice(
+        "string",
+        &[
+            "io.confluent.connect.hdfs.string.StringFormat",
+            "io.confluent.connect.hdfs3.string.StringFormat",
+            "StringFormat",
+        ],
+    ),
+    pending(
+        "orc",
+        &[
+            "io.confluent.connect.hdfs.orc.OrcFormat",
+            "io.confluent.connect.hdfs3.orc.OrcFormat",
+            "OrcFormat",
+        ],
+    ),
+];
+
+pub const PARTITIONERS: &[Choice] = &[
+    choice(
+        "default",
+        &[
+            "io.confluent.connect.storage.partitioner.DefaultPartitioner",
+            "io.confluent.connect.hdfs.partitioner.DefaultPartitioner",
+            "DefaultPartitioner",
+        ],
+    ),
+    pending(
+        "field",
+        &[
+            "io.confluent.connect.storage.partitioner.FieldPartitioner",
+            "io.confluent.connect.hdfs.partitioner.FieldPartitioner",
+            "FieldPartitioner",
+        ],
+    ),
+    pending(
+        "time",
+        &[
+            "io.confluent.connect.storage.partitioner.TimeBasedPartitioner",
+            "io.confluent.connect.hdfs.partitioner.TimeBasedPartitioner",
+            "TimeBasedPartitioner",
+        ],
+    ),
+    pending(
+        "daily",
+        &[
+            "io.confluent.connect.storage.partitioner.DailyPartitioner",
+            "io.confluent.connect.hdfs.partitioner.DailyPartitioner",
+            "DailyPartitioner",
+        ],
+    ),
+    pending(
+        "hourly",
+        &[
+            "io.confluent.connect.storage.partitioner.HourlyPartitioner",
+            "io.confluent.connect.hdfs.partitioner.HourlyPartitioner",
+            "HourlyPartitioner",
+        ],
+    ),
+];
+
+pub const CONVERTERS: &[Choice] = &[
+    choice(
+        "json",
+        &[
+            "org.apache.kafka.connect.json.JsonConverter",
+            "JsonConverter",
+        ],
+    ),
+    choice(
+        "string",
+        &[
+            "org.apache.kafka.connect.storage.StringConverter",
+            "StringConverter",
+        ],
+    ),
+    choice(
+        "bytes",
+        &[
+            "org.apache.kafka.connect.converters.ByteArrayConverter",
+            "ByteArrayConverter",
+        ],
+    ),
+    pending(
+        "avro",
+        &["io.confluent.connect.avro.AvroConverter", "AvroConverter"],
+    ),
+    pending(
+        "json-schema",
+        &[
+            "io.confluent.connect.json.JsonSchemaConverter",
+            "JsonSchemaConverter",
+        ],
+    ),
+    pending(
+        "protobuf",
+        &[
+            "io.confluent.connect.protobuf.ProtobufConverter",
+            "ProtobufConverter",
+        ],
+    ),
+];
+
+pub const AVRO_CODECS: &[Choice] = &[
+    choice("null", &["none", "uncompressed"]),
+    choice("deflate", &[]),
+    choice("snappy", &[]),
+    choice("zstandard", &["zstd"]),
+    pending("bzip2", &[]),
+];
+
+pub const PARQUET_CODECS: &[Choice] = &[
+    choice("snappy", &[]),
+    choice("zstd", &["zstandard"]),
+    choice("gzip", &[]),
+    choice("none", &["uncompressed"]),
+];
+
+pub const COMPATIBILITIES: &[Choice] = &[
+    choice("NONE", &[]),
+    pending("BACKWARD", &[]),
+    pending("FORWARD", &[]),
+    pending("FULL", &[]),
+];
+
+pub const ERROR_TOLERANCES: &[Choice] = &[choice("none", &[]), pending("all", &[])];
+
+pub const OFFSET_POLICIES: &[Choice] = &[choice("earliest", &[]), choice("fail", &[])];
+
+pub const DECIMAL_FORMATS: &[Choice] = &[choice("BASE64", &[]), choice("NUMERIC", &[])];
+
+const HDFS: &str = "HDFS";
+const CONNECT: &str = "Connect";
+const CONNECTOR: &str = "Connector";
+const PARTITIONER: &str = "Partitioner";
+const HIVE: &str = "Hive";
+const LAKESINK: &str = "Lakesink";
+const WORKER: &str = "Worker";
+const CONVERTER: &str = "Converter";
+
+/// Every key Lakesink knows, connector keys first, in documentation order.
+pub static KEYS: &[KeyDef] = &[
+    // --- Kafka Connect connector keys ---
+    key(
+        "name",
+        C,
+        CONNECT,
+        NonEmpty,
+        Required,
+        S,
+        "Connector name. The consumer group is `connect-<name>`, as in Kafka Connect.",
+    ),
+    key(
+        "connector.class",
+        C,
+        CONNECT,
+        Choice(CONNECTOR_CLASSES),
+        Required,
+        S,
+        "The Confluent HDFS 2 or HDFS 3 sink class; both run the same Lakesink sink.",
+    ),
+    key(
+        "tasks.max",
+        C,
+        CONNECT,
+        Int { min: 1, max: 1024 },
+        Value("1"),
+        S,
+        "Number of tasks (Kafka consumers in the group) this process runs for the connector.",
+    ),
+    key(
+        "tasks.max.enforce",
+        C,
+        CONNECT,
+        Bool,
+        Value("true"),
+        NoEffect("Lakesink never starts more tasks than tasks.max."),
+        "Fail if the connector asks for more tasks than `tasks.max`.",
+    ),
+    key(
+        "topics",
+        C,
+        CONNECT,
+        List,
+        Unset,
+        S,
+        "Comma-separated topics to consume. Exactly one of `topics` and `topics.regex` is required.",
+    ),
+    key(
+        "topics.regex",
+        C,
+        CONNECT,
+        Regex,
+        Unset,
+        S,
+        "Regular expression of topics to consume (matched against whole names; new matching topics are picked up).",
+    ),
+    key(
+        "key.converter",
+        C,
+        CONNECT,
+        Choice(CONVERTERS),
+        Unset,
+        S,
+        "Converter for record keys; overrides the worker's. Keys are not written to files (as in the Confluent sink), so they are not decoded.",
+    ),
+    key(
+        "value.converter",
+        C,
+        CONNECT,
+        Choice(CONVERTERS),
+        Unset,
+        S,
+        "Converter for record values; overrides the worker's. Its settings are the `value.converter.*` keys of the same file.",
+    ),
+    key(
+        "header.converter",
+        C,
+        CONNECT,
+        String,
+        Unset,
+        NoEffect("headers are not written to files"),
+        "Converter for headers.",
+    ),
+    key(
+        "config.action.reload",
+        C,
+        CONNECT,
+        String,
+        Value("restart"),
+        NoEffect("Lakesink has no config providers yet"),
+        "Reaction to config-provider changes.",
+    ),
+    key(
+        "transforms",
+        C,
+        CONNECT,
+        List,
+        Unset,
+        NotYet,
+        "Single message transforms chain.",
+    ),
+    key(
+        "predicates",
+        C,
+        CONNECT,
+        List,
+        Unset,
+        NotYet,
+        "Predicates for transforms.",
+    ),
+    key(
+        "errors.tolerance",
+        C,
+        CONNECT,
+        Choice(ERROR_TOLERANCES),
+        Value("none"),
+        S,
+        "`none`: a record that cannot be converted or written stops the task with an error naming its topic, partition and offset.",
+    ),
+    key(
+        "errors.retry.timeout",
+        C,
+        CONNECT,
+        Int {
+            min: -1,
+            max: LONG_MAX,
+        },
+        Value("0"),
+        NotYet,
+        "How long to retry a failed conversion.",
+    ),
+    key(
+        "errors.retry.delay.max.ms",
+        C,
+        CONNECT,
+        Int {
+            min: 1,
+            max: LONG_MAX,
+        },
+        Value("60000"),
+        NotYet,
+        "Maximum delay between retries of a failed conversion.",
+    ),
+    key(
+        "errors.log.enable",
+        C,
+        CONNECT,
+        Bool,
+        Value("false"),
+        NotYet,
+        "Log each tolerated error.",
+    ),
+    key(
+        "errors.log.include.messages",
+        C,
+        CONNECT,
+        Bool,
+        Value("false"),
+        NotYet,
+        "Include record coordinates in error logs.",
+    ),
+    key(
+        "errors.deadletterqueue.topic.name",
+        C,
+        CONNECT,
+        String,
+        Value(""),
+        NotYet,
+        "Dead-letter queue topic.",
+    ),
+    key(
+        "errors.deadletterqueue.topic.replication.factor",
+        C,
+        CONNECT,
+        Int { min: 1, max: 32767 },
+        Value("3"),
+        NotYet,
+        "Replication factor of the dead-letter queue topic.",
+    ),
+    key(
+        "errors.deadletterqueue.context.headers.enable",
+        C,
+        CONNECT,
+        Bool,
+        Value("false"),
+        NotYet,
+        "Add `__connect.errors.*` context headers to dead-lettered records.",
+    ),
+    // --- HDFS / storage ---
+    key(
+        "store.url",
+        C,
+        HDFS,
+        StoreUrl,
+        Unset,
+        S,
+        "Where files go: `hdfs://namenode:port`, `hdfs://<nameservice>` (with `hadoop.conf.dir`), `viewfs://...`, or `file:///path` for the local file system. One of `store.url` and `hdfs.url` is required; `store.url` wins.",
+    ),
+    key(
+        "hdfs.url",
+        C,
+        HDFS,
+        StoreUrl,
+        Unset,
+        S,
+        "Deprecated alias of `store.url`.",
+    ),
+    key(
+        "hadoop.conf.dir",
+        C,
+        HDFS,
+        String,
+        Value(""),
+        S,
+        "Directory with `core-site.xml` and `hdfs-site.xml` (name services, HA, client settings).",
+    ),
+    key(
+        "hadoop.home",
+        C,
+        HDFS,
+        String,
+        Value(""),
+        NoEffect("Lakesink's HDFS client is native and needs no Hadoop installation"),
+        "Hadoop home directory.",
+    ),
+    key(
+        "topics.dir",
+        C,
+        HDFS,
+        NonEmpty,
+        Value("topics"),
+        S,
+        "Directory under the store URL for committed data files; temp files go to `<topics.dir>/+tmp`.",
+    ),
+    key(
+        "logs.dir",
+        C,
+        HDFS,
+        NonEmpty,
+        Value("logs"),
+        S,
+        "Directory under the store URL for the per-partition commit logs. Must be unique per connector.",
+    ),
+    key(
+        "topic.capture.groups.regex",
+        C,
+        HDFS,
+        Regex,
+        Unset,
+        NotYet,
+        "Regex whose groups `${n}` may be used in `topics.dir` and `logs.dir`.",
+    ),
+    key(
+        "storage.class",
+        C,
+        HDFS,
+        String,
+        Value("io.confluent.connect.hdfs.storage.HdfsStorage"),
+        NoEffect("the storage is chosen by the scheme of store.url"),
+        "Storage implementation class.",
+    ),
+    key(
+        "directory.delim",
+        C,
+        HDFS,
+        Choice(&[choice("/", &[])]),
+        Value("/"),
+        S,
+        "Delimiter between path components written by partitioners.",
+    ),
+    key(
+        "file.delim",
+        C,
+        HDFS,
+        String,
+        Value("+"),
+        NoEffect("as in the Confluent HDFS sink, committed file names always use '+'"),
+        "File name delimiter.",
+    ),
+    key(
+        "hdfs.authentication.kerberos",
+        C,
+        HDFS,
+        Bool,
+        Value("false"),
+        NotYet,
+        "Kerberos authentication to HDFS.",
+    ),
+    key(
+        "connect.hdfs.principal",
+        C,
+        HDFS,
+        String,
+        Value(""),
+        NotYet,
+        "Kerberos principal of the connector.",
+    ),
+    key(
+        "connect.hdfs.keytab",
+        C,
+        HDFS,
+        String,
+        Value(""),
+        NotYet,
+        "Keytab of the connector principal.",
+    ),
+    key(
+        "hdfs.namenode.principal",
+        C,
+        HDFS,
+        String,
+        Value(""),
+        NotYet,
+        "Kerberos principal of the NameNode.",
+    ),
+    key(
+        "kerberos.ticket.renew.period.ms",
+        C,
+        HDFS,
+        Int {
+            min: 0,
+            max: LONG_MAX,
+        },
+        Value("3600000"),
+        NotYet,
+        "Kerberos ticket renewal period.",
+    ),
+    // --- Connector (storage-common) ---
+    key(
+        "format.class",
+        C,
+        CONNECTOR,
+        Choice(FORMATS),
+        Value("avro"),
+        S,
+        "Output format: Avro object container files (`.avro`), Parquet (`.parquet`), JSON lines (`.json`) or text (`.txt`).",
+    ),
+    key(
+        "flush.size",
+        C,
+        CONNECTOR,
+        Int {
+            min: 1,
+            max: INT_MAX,
+        },
+        Required,
+        S,
+        "Commit the open files of a Kafka partition once it has this many records.",
+    ),
+    key(
+        "rotate.interval.ms",
+        C,
+        CONNECTOR,
+        Int {
+            min: -1,
+            max: LONG_MAX,
+        },
+        Value("-1"),
+        S,
+        "Commit once the record timestamps in the open files span this many milliseconds (record time; -1 = off).",
+    ),
+    key(
+        "rotate.schedule.interval.ms",
+        C,
+        CONNECTOR,
+        Int {
+            min: -1,
+            max: LONG_MAX,
+        },
+        Value("-1"),
+        S,
+        "Commit open files on the wall clock every interval, aligned to midnight in `timezone`, also when the partition is idle (-1 = off).",
+    ),
+    key(
+        "retry.backoff.ms",
+        C,
+        CONNECTOR,
+        Int {
+            min: 0,
+            max: LONG_MAX,
+        },
+        Value("5000"),
+        S,
+        "Wait before retrying a partition after a storage error.",
+    ),
+    key(
+        "shutdown.timeout.ms",
+        C,
+        CONNECTOR,
+        Int {
+            min: 0,
+            max: LONG_MAX,
+        },
+        Value("3000"),
+        S,
+        "How long a graceful stop may spend committing open files before it gives up (they are then re-read from Kafka).",
+    ),
+    key(
+        "filename.offset.zero.pad.width",
+        C,
+        CONNECTOR,
+        Int { min: 0, max: 20 },
+        Value("10"),
+        S,
+        "Minimum width of the zero-padded offsets in committed file names.",
+    ),
+    key(
+        "avro.codec",
+        C,
+        CONNECTOR,
+        Choice(AVRO_CODECS),
+        Value("null"),
+        S,
+        "Compression of Avro container blocks.",
+    ),
+    key(
+        "parquet.codec",
+        C,
+        CONNECTOR,
+        Choice(PARQUET_CODECS),
+        Value("snappy"),
+        S,
+        "Parquet page compression (honoured, unlike the Confluent HDFS 2 sink).",
+    ),
+    key(
+        "schema.compatibility",
+        C,
+        CONNECTOR,
+        Choice(COMPATIBILITIES),
+        Value("NONE"),
+        S,
+        "Schema evolution policy. `NONE`: a change of value schema commits the open files and starts new ones.",
+    ),
+    key(
+        "schemas.cache.config",
+        C,
+        CONNECTOR,
+        Int {
+            min: 1,
+            max: INT_MAX,
+        },
+        Value("1000"),
+        NoEffect("Lakesink caches every schema of its open files"),
+        "Size of the schema cache.",
+    ),
+    key(
+        "enhanced.avro.schema.support",
+        C,
+        CONNECTOR,
+        Bool,
+        Value("true"),
+        NoEffect("used with Schema Registry converters, not supported yet"),
+        "Preserve Avro enum symbols and package names.",
+    ),
+    key(
+        "connect.meta.data",
+        C,
+        CONNECTOR,
+        Bool,
+        Value("true"),
+        NoEffect("used with Schema Registry converters, not supported yet"),
+        "Add Connect metadata to output Avro schemas.",
+    ),
+    key(
+        "allow.optional.map.keys",
+        C,
+        CONNECTOR,
+        Bool,
+        Value("false"),
+        NoEffect("used with Schema Registry converters, not supported yet"),
+        "Allow optional map keys in Avro schemas.",
+    ),
+    // --- Partitioner ---
+    key(
+        "partitioner.class",
+        C,
+        PARTITIONER,
+        Choice(PARTITIONERS),
+        Value("default"),
+        S,
+        "How records are spread over directories. `DefaultPartitioner`: `<topic>/partition=<p>`.",
+    ),
+    key(
+        "partition.field.name",
+        C,
+        PARTITIONER,
+        List,
+        Unset,
+        NoEffect("read only by FieldPartitioner, not supported yet"),
+        "Fields for FieldPartitioner.",
+    ),
+    key(
+        "partition.duration.ms",
+        C,
+        PARTITIONER,
+        Int {
+            min: -1,
+            max: LONG_MAX,
+        },
+        Value("-1"),
+        NoEffect("read only by time-based partitioners, not supported yet"),
+        "Bucket width for TimeBasedPartitioner.",
+    ),
+    key(
+        "path.format",
+        C,
+        PARTITIONER,
+        String,
+        Value(""),
+        NoEffect("read only by time-based partitioners, not supported yet"),
+        "Joda-Time path pattern for TimeBasedPartitioner.",
+    ),
+    key(
+        "locale",
+        C,
+        PARTITIONER,
+        String,
+        Value(""),
+        NoEffect("read only by time-based partitioners, not supported yet"),
+        "Locale for TimeBasedPartitioner.",
+    ),
+    key(
+        "timezone",
+        C,
+        PARTITIONER,
+        TimeZone,
+        Unset,
+        S,
+        "Time zone for `rotate.schedule.interval.ms` (required with it) and time-based partitioners.",
+    ),
+    key(
+        "timestamp.extractor",
+        C,
+        PARTITIONER,
+        String,
+        Value("Wallclock"),
+        NoEffect("read only by time-based partitioners, not supported yet"),
+        "Timestamp source for time-based partitioners.",
+    ),
+    key(
+        "timestamp.field",
+        C,
+        PARTITIONER,
+        String,
+        Value("timestamp"),
+        NoEffect("read only by time-based partitioners, not supported yet"),
+        "Field for the RecordField timestamp extractor.",
+    ),
+    // --- Hive ---
+    key(
+        "hive.integration",
+        C,
+        HIVE,
+        Bool,
+        Value("false"),
+        NotYet,
+        "Register tables and partitions in the Hive Metastore.",
+    ),
+    key(
+        "hive.metastore.uris",
+        C,
+        HIVE,
+        String,
+        Value(""),
+        NoEffect("Hive integration is not supported yet"),
+        "Metastore URIs.",
+    ),
+    key(
+        "hive.conf.dir",
+        C,
+        HIVE,
+        String,
+        Value(""),
+        NoEffect("Hive integration is not supported yet"),
+        "Hive configuration directory.",
+    ),
+    key(
+        "hive.home",
+        C,
+        HIVE,
+        String,
+        Value(""),
+        NoEffect("Hive integration is not supported yet"),
+        "Hive home.",
+    ),
+    key(
+        "hive.database",
+        C,
+        HIVE,
+        String,
+        Value("default"),
+        NoEffect("Hive integration is not supported yet"),
+        "Hive database.",
+    ),
+    key(
+        "hive.table.name",
+        C,
+        HIVE,
+        String,
+        Value("${topic}"),
+        NoEffect("Hive integration is not supported yet"),
+        "Hive table name template.",
+    ),
+    // --- Confluent licence keys of the HDFS 3 sink ---
+    key(
+        "confluent.license",
+        C,
+        CONNECT,
+        String,
+        Value(""),
+        NoEffect("Lakesink needs no licence"),
+        "Confluent licence.",
+    ),
+    key(
+        "confluent.topic.bootstrap.servers",
+        C,
+        CONNECT,
+        String,
+        Value(""),
+        NoEffect("Lakesink needs no licence topic"),
+        "Licence topic brokers.",
+    ),
+    key(
+        "confluent.topic.replication.factor",
+        C,
+        CONNECT,
+        String,
+        Value("3"),
+        NoEffect("Lakesink needs no licence topic"),
+        "Licence topic replication.",
+    ),
+    // --- Lakesink's own keys ---
+    key(
+        "lakesink.parquet.row.group.bytes",
+        C,
+        LAKESINK,
+        Int {
+            min: 1024,
+            max: LONG_MAX,
+        },
+        Value("134217728"),
+        S,
+        "A Parquet row group is closed once its buffered data reaches this many bytes (the Confluent sink hard-codes 256 MiB).",
+    ),
+    key(
+        "lakesink.offset.out.of.range",
+        C,
+        LAKESINK,
+        Choice(OFFSET_POLICIES),
+        Value("earliest"),
+        S,
+        "What to do when the next offset to write has already been deleted by Kafka retention: `earliest` logs the lost offset range at ERROR and continues from the earliest offset; `fail` stops the partition's task.",
+    ),
+    key(
+        "lakesink.config.unknown.keys",
+        C,
+        LAKESINK,
+        Choice(&[choice("error", &[]), choice("warn", &[])]),
+        Value("error"),
+        S,
+        "`error`: a key Lakesink does not know stops start-up with its name; `warn`: it is logged and skipped.",
+    ),
+    // --- Worker ---
+    key(
+        "bootstrap.servers",
+        W,
+        WORKER,
+        NonEmpty,
+        Value("localhost:9092"),
+        S,
+        "Kafka brokers.",
+    ),
+    key(
+        "key.converter",
+        W,
+        WORKER,
+        Choice(CONVERTERS),
+        Unset,
+        S,
+        "Default converter for keys; its settings are the worker's `key.converter.*` keys.",
+    ),
+    key(
+        "value.converter",
+        W,
+        WORKER,
+        Choice(CONVERTERS),
+        Unset,
+        S,
+        "Default converter for values; its settings are the worker's `value.converter.*` keys.",
+    ),
+    key(
+        "header.converter",
+        W,
+        WORKER,
+        String,
+        Unset,
+        NoEffect("headers are not written to files"),
+        "Header converter.",
+    ),
+    key(
+        "group.id",
+        W,
+        WORKER,
+        String,
+        Unset,
+        NoEffect("standalone mode: the sink's consumer group is connect-<name>"),
+        "Connect cluster group.",
+    ),
+    key(
+        "offset.storage.file.filename",
+        W,
+        WORKER,
+        String,
+        Unset,
+        NoEffect("used by source connectors only"),
+        "Source offsets file.",
+    ),
+    key(
+        "offset.flush.interval.ms",
+        W,
+        WORKER,
+        Int {
+            min: 0,
+            max: LONG_MAX,
+        },
+        Value("60000"),
+        NoEffect("Lakesink commits consumer offsets after every file commit"),
+        "How often Connect commits consumer offsets.",
+    ),
+    key(
+        "offset.flush.timeout.ms",
+        W,
+        WORKER,
+        Int {
+            min: 0,
+            max: LONG_MAX,
+        },
+        Value("5000"),
+        NoEffect("see offset.flush.interval.ms"),
+        "Offset commit timeout.",
+    ),
+    key(
+        "plugin.path",
+        W,
+        WORKER,
+        String,
+        Unset,
+        NoEffect("Lakesink has its plugins built in"),
+        "Connect plugin path.",
+    ),
+    key(
+        "listeners",
+        W,
+        WORKER,
+        String,
+        Unset,
+        NoEffect("the REST API is not available yet"),
+        "REST listeners.",
+    ),
+    key(
+        "rest.port",
+        W,
+        WORKER,
+        String,
+        Unset,
+        NoEffect("the REST API is not available yet"),
+        "REST port.",
+    ),
+    key(
+        "rest.host.name",
+        W,
+        WORKER,
+        String,
+        Unset,
+        NoEffect("the REST API is not available yet"),
+        "REST host.",
+    ),
+    key(
+        "rest.advertised.host.name",
+        W,
+        WORKER,
+        String,
+        Unset,
+        NoEffect("the REST API is not available yet"),
+        "Advertised REST host.",
+    ),
+    key(
+        "connector.client.config.override.policy",
+        W,
+        WORKER,
+        Choice(&[
+            choice("All", &[]),
+            choice("None", &[]),
+            pending("Principal", &[]),
+        ]),
+        Value("All"),
+        S,
+        "Whether connectors may set `consumer.override.*` keys.",
+    ),
+    // --- Converter settings (after `key.converter.` / `value.converter.`) ---
+    key(
+        "schemas.enable",
+        V,
+        CONVERTER,
+        Bool,
+        Value("true"),
+        S,
+        "JsonConverter: records are `{\"schema\":..,\"payload\":..}` envelopes giving typed columns; `false`: schemaless JSON, only for the JSON and String formats.",
+    ),
+    key(
+        "schemas.cache.size",
+        V,
+        CONVERTER,
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        Value("1000"),
+        NoEffect("Lakesink caches the envelope schemas of its open files"),
+        "JsonConverter schema cache size.",
+    ),
+    key(
+        "decimal.format",
+        V,
+        CONVERTER,
+        Choice(DECIMAL_FORMATS),
+        Value("BASE64"),
+        S,
+        "JsonConverter: how `Decimal` values are encoded in the JSON.",
+    ),
+    key(
+        "replace.null.with.default",
+        V,
+        CONVERTER,
+        Bool,
+        Value("true"),
+        S,
+        "JsonConverter: a null field with a schema default takes the default.",
+    ),
+    key(
+        "encoding",
+        V,
+        CONVERTER,
+        Choice(&[choice("UTF-8", &["UTF8", "utf-8", "utf8"])]),
+        Value("UTF-8"),
+        S,
+        "StringConverter: character set of the bytes.",
+    ),
+];
+
+/// Prefixed keys passed on elsewhere.
+pub static PREFIXES: &[PrefixDef] = &[
+    PrefixDef {
+        prefix: "consumer.override.",
+        scope: C,
+        support: S,
+        doc: "Kafka consumer settings for this connector (librdkafka names; the common Java names such as `max.poll.records` and `sasl.jaas.config` are translated). Wins over the worker's `consumer.*`.",
+    },
+    PrefixDef {
+        prefix: "consumer.",
+        scope: W,
+        support: S,
+        doc: "Kafka consumer settings for every connector of the worker.",
+    },
+    PrefixDef {
+        prefix: "key.converter.",
+        scope: C,
+        support: S,
+        doc: "Settings of the key converter (see the Converter group).",
+    },
+    PrefixDef {
+        prefix: "value.converter.",
+        scope: C,
+        support: S,
+        doc: "Settings of the value converter (see the Converter group).",
+    },
+    PrefixDef {
+        prefix: "key.converter.",
+        scope: W,
+        support: S,
+        doc: "Settings of the worker's key converter.",
+    },
+    PrefixDef {
+        prefix: "value.converter.",
+        scope: W,
+        support: S,
+        doc: "Settings of the worker's value converter.",
+    },
+    PrefixDef {
+        prefix: "transforms.",
+        scope: C,
+        support: NotYet,
+        doc: "Transform settings.",
+    },
+    PrefixDef {
+        prefix: "predicates.",
+        scope: C,
+        support: NotYet,
+        doc: "Predicate settings.",
+    },
+    PrefixDef {
+        prefix: "producer.",
+        scope: W,
+        support: NoEffect("sinks have no producer"),
+        doc: "Producer settings.",
+    },
+    PrefixDef {
+        prefix: "admin.",
+        scope: W,
+        support: NoEffect("Lakesink needs no admin client settings yet"),
+        doc: "Admin client settings.",
+    },
+];
+
+/// Looks up the definition of `name` in `scope`.
+pub fn find(scope: Scope, name: &str) -> Option<&'static KeyDef> {
+    KEYS.iter().find(|k| k.scope == scope && k.name == name)
+}
+
+impl Kind {
+    /// Human text of the allowed values, used in errors and docs.
+    pub fn describe(&self) -> std::string::String {
+        match self {
+            String => "string".into(),
+            NonEmpty => "non-empty string".into(),
+            Int { min, max } if *max == LONG_MAX => format!("integer >= {min}"),
+            Int { min, max } => format!("integer in [{min}, {max}]"),
+            Bool => "true or false".into(),
+            List => "comma-separated list".into(),
+            Choice(choices) => {
+                let names: Vec<std::string::String> = choices
+                    .iter()
+                    .filter(|c| c.available)
+                    .map(|c| match c.aliases.first() {
+                        Some(class) => format!("{} ({class})", c.value),
+                        None => c.value.to_string(),
+                    })
+                    .collect();
+                format!("one of {}", names.join(", "))
+            }
+            TimeZone => "time zone id (e.g. UTC, Europe/Berlin, +05:30)".into(),
+            Regex => "regular expression".into(),
+            StoreUrl => "URL with scheme hdfs://, viewfs:// or file://".into(),
+        }
+    }
+}
+
+/// Resolves `raw` against a choice list: canonical value or any alias (case-insensitive).
+pub fn resolve_choice(choices: &'static [Choice], raw: &str) -> Option<&'static Choice> {
+    let raw = raw.trim();
+    choices.iter().find(|c| {
+        c.value.eq_ignore_ascii_case(raw) || c.aliases.iter().any(|a| a.eq_ignore_ascii_case(raw))
+    })
+}

@@ -1,0 +1,944 @@
+//! Lakesink configuration.
+//!
+//! Owns: the table of every configuration key ([`keys::KEYS`]), reading `.properties` and
+//! REST-style JSON files, validation with errors that name the key, the value and what is
+//! allowed, the typed [`SinkConfig`] the rest of Lakesink runs on, and the generated
+//! configuration reference (`docs/configuration.md`).
+//!
+//! Must not touch: Kafka, storage or any I/O beyond reading the config files it is given.
+
+pub mod docs;
+pub mod keys;
+pub mod properties;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use keys::{Choice, DefaultValue as KeyDefault, Kind, Scope, Support};
+pub use properties::{RawConfig, parse_connector_json, parse_properties};
+
+/// One problem in a configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{origin}:{line}: {message}")]
+    Syntax {
+        origin: String,
+        line: usize,
+        message: String,
+    },
+    #[error("{key}: invalid value '{value}': expected {expected}")]
+    Invalid {
+        key: String,
+        value: String,
+        expected: String,
+    },
+    #[error("{key}: missing; {hint}")]
+    Missing { key: String, hint: String },
+    #[error("{key}: unknown configuration key{suggestion}")]
+    Unknown { key: String, suggestion: String },
+    #[error("{key}={value}: recognised but not supported by Lakesink yet{hint}")]
+    NotSupportedYet {
+        key: String,
+        value: String,
+        hint: String,
+    },
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// Every problem found in a configuration, reported together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration ({} problem(s)):", self.0.len())?;
+        for e in &self.0 {
+            writeln!(f, "  - {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Output file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormatKind {
+    Avro,
+    Parquet,
+    Json,
+    String,
+}
+
+impl FormatKind {
+    /// File extension, with its dot, as the Confluent sink writes it.
+    pub fn extension(self) -> &'static str {
+        match self {
+            FormatKind::Avro => ".avro",
+            FormatKind::Parquet => ".parquet",
+            FormatKind::Json => ".json",
+            FormatKind::String => ".txt",
+        }
+    }
+
+    /// Whether the format needs a schema (typed columns) to write.
+    pub fn needs_schema(self) -> bool {
+        matches!(self, FormatKind::Avro | FormatKind::Parquet)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AvroCodec {
+    Null,
+    Deflate,
+    Snappy,
+    Zstandard,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParquetCodec {
+    Snappy,
+    Zstd,
+    Gzip,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConverterKind {
+    /// `org.apache.kafka.connect.json.JsonConverter`.
+    Json,
+    String,
+    Bytes,
+}
+
+/// A converter and its settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConverterConfig {
+    pub kind: ConverterKind,
+    pub schemas_enable: bool,
+    pub decimal_numeric: bool,
+    pub replace_null_with_default: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TopicSelection {
+    List(Vec<String>),
+    Regex(String),
+}
+
+/// What to do when the next offset to write was deleted by retention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffsetOutOfRange {
+    Earliest,
+    Fail,
+}
+
+/// The validated configuration of one sink connector running in a worker.
+#[derive(Debug, Clone)]
+pub struct SinkConfig {
+    pub name: String,
+    pub tasks_max: usize,
+    pub topics: TopicSelection,
+    pub store_url: String,
+    pub hadoop_conf_dir: Option<String>,
+    pub topics_dir: String,
+    pub logs_dir: String,
+    pub format: FormatKind,
+    pub flush_size: u64,
+    pub rotate_interval_ms: Option<u64>,
+    pub rotate_schedule_interval_ms: Option<u64>,
+    pub timezone: Option<String>,
+    pub retry_backoff_ms: u64,
+    pub shutdown_timeout_ms: u64,
+    pub zero_pad_width: usize,
+    pub avro_codec: AvroCodec,
+    pub parquet_codec: ParquetCodec,
+    pub parquet_row_group_bytes: u64,
+    pub offset_out_of_range: OffsetOutOfRange,
+    pub bootstrap_servers: String,
+    /// Kafka consumer settings: worker `consumer.*`, then connector `consumer.override.*`.
+    pub consumer: BTreeMap<String, String>,
+    pub key_converter: Option<ConverterConfig>,
+    pub value_converter: ConverterConfig,
+}
+
+impl SinkConfig {
+    /// The consumer group, as Kafka Connect names it.
+    pub fn group_id(&self) -> String {
+        format!("connect-{}", self.name)
+    }
+}
+
+/// A validated configuration plus the warnings worth logging at start-up.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: SinkConfig,
+    pub warnings: Vec<String>,
+}
+
+/// The raw keys of one scope with defaults applied, for typed reads after validation.
+struct Values<'a> {
+    raw: &'a RawConfig,
+    scope: Scope,
+}
+
+impl Values<'_> {
+    fn get(&self, name: &str) -> Option<&str> {
+        match self.raw.get(name) {
+            Some(v) => Some(v.as_str()),
+            None => match keys::find(self.scope, name).map(|k| k.default) {
+                Some(KeyDefault::Value(v)) => Some(v),
+                _ => None,
+            },
+        }
+    }
+
+    fn int(&self, name: &str) -> i64 {
+        // Validation ran first, so a present value parses; a missing required key was reported.
+        self.get(name)
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn bool(&self, name: &str) -> bool {
+        self.get(name)
+            .map(|v| v.trim().eq_ignore_ascii_case("true"))
+            .unwrap_or(false)
+    }
+
+    fn choice(&self, name: &str) -> Option<&'static str> {
+        let def = keys::find(self.scope, name)?;
+        let Kind::Choice(choices) = def.kind else {
+            return None;
+        };
+        keys::resolve_choice(choices, self.get(name)?).map(|c| c.value)
+    }
+}
+
+/// Checks one value against its key's kind.
+pub fn check_value(def: &keys::KeyDef, value: &str) -> Result<(), ConfigError> {
+    let invalid = |expected: String| ConfigError::Invalid {
+        key: def.name.to_string(),
+        value: value.to_string(),
+        expected,
+    };
+    let v = value.trim();
+    match &def.kind {
+        Kind::String | Kind::List => Ok(()),
+        Kind::NonEmpty => {
+            if v.is_empty() {
+                Err(invalid(def.kind.describe()))
+            } else {
+                Ok(())
+            }
+        }
+        Kind::Int { min, max } => match v.parse::<i64>() {
+            Ok(n) if n >= *min && n <= *max => Ok(()),
+            _ => Err(invalid(def.kind.describe())),
+        },
+        Kind::Bool => {
+            if v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false") {
+                Ok(())
+            } else {
+                Err(invalid(def.kind.describe()))
+            }
+        }
+        Kind::Choice(choices) => match keys::resolve_choice(choices, v) {
+            Some(Choice {
+                available: true, ..
+            }) => Ok(()),
+            Some(c) => Err(ConfigError::NotSupportedYet {
+                key: def.name.to_string(),
+                value: value.to_string(),
+                hint: format!(" ({}); supported: {}", c.value, def.kind.describe()),
+            }),
+            None => Err(invalid(def.kind.describe())),
+        },
+        Kind::TimeZone => {
+            if parse_timezone(v).is_some() {
+                Ok(())
+            } else {
+                Err(invalid(def.kind.describe()))
+            }
+        }
+        Kind::Regex => regex::Regex::new(v)
+            .map(|_| ())
+            .map_err(|e| invalid(format!("a valid regular expression ({e})"))),
+        Kind::StoreUrl => {
+            let ok = ["hdfs://", "viewfs://", "file://"]
+                .iter()
+                .any(|scheme| v.starts_with(scheme) && v.len() > scheme.len());
+            if ok {
+                Ok(())
+            } else {
+                Err(invalid(def.kind.describe()))
+            }
+        }
+    }
+}
+
+/// A time zone as the Confluent sink accepts it: an IANA id or a fixed `+hh:mm` offset.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TimeZoneId {
+    Named(chrono_tz::Tz),
+    /// Offset east of UTC in seconds.
+    Fixed(i32),
+}
+
+pub fn parse_timezone(s: &str) -> Option<TimeZoneId> {
+    let s = s.trim();
+    if let Ok(tz) = s.parse::<chrono_tz::Tz>() {
+        return Some(TimeZoneId::Named(tz));
+    }
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let (h, m) = match rest.split_once(':') {
+        Some((h, m)) => (h, m),
+        None if rest.len() == 4 => rest.split_at(2),
+        None => (rest, "0"),
+    };
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    if !(0..=18).contains(&h) || !(0..60).contains(&m) {
+        return None;
+    }
+    Some(TimeZoneId::Fixed(sign * (h * 3600 + m * 60)))
+}
+
+fn suggestion(scope: Scope, name: &str) -> String {
+    let best = keys::KEYS
+        .iter()
+        .filter(|k| k.scope == scope)
+        .map(|k| (strsim::levenshtein(k.name, name), k.name))
+        .min();
+    match best {
+        Some((d, k)) if d <= 3 => format!(" (did you mean '{k}'?)"),
+        _ => String::new(),
+    }
+}
+
+/// Splits a raw map of one scope into known keys, prefixed keys and problems.
+struct ScopeCheck {
+    prefixed: BTreeMap<&'static str, BTreeMap<String, String>>,
+}
+
+fn check_scope(
+    raw: &RawConfig,
+    scope: Scope,
+    unknown_is_error: bool,
+    errors: &mut Vec<ConfigError>,
+    warnings: &mut Vec<String>,
+) -> ScopeCheck {
+    let mut prefixed: BTreeMap<&'static str, BTreeMap<String, String>> = BTreeMap::new();
+    for (name, value) in raw {
+        if let Some(def) = keys::find(scope, name) {
+            if let Err(e) = check_value(def, value) {
+                errors.push(e);
+                continue;
+            }
+            match def.support {
+                Support::Supported => {}
+                Support::NoEffect(why) => {
+                    if !is_default(def, value) {
+                        warnings.push(format!("{name}={value} has no effect: {why}"));
+                    }
+                }
+                Support::NotYet => {
+                    if !is_default(def, value) {
+                        errors.push(ConfigError::NotSupportedYet {
+                            key: name.clone(),
+                            value: value.clone(),
+                            hint: default_hint(def),
+                        });
+                    }
+                }
+            }
+            continue;
+        }
+        let prefix = keys::PREFIXES
+            .iter()
+            .filter(|p| p.scope == scope && name.starts_with(p.prefix))
+            .max_by_key(|p| p.prefix.len());
+        match prefix {
+            Some(p) => match p.support {
+                Support::Supported => {
+                    prefixed
+                        .entry(p.prefix)
+                        .or_default()
+                        .insert(name[p.prefix.len()..].to_string(), value.clone());
+                }
+                Support::NoEffect(why) => {
+                    warnings.push(format!("{name} has no effect: {why}"));
+                }
+                Support::NotYet => errors.push(ConfigError::NotSupportedYet {
+                    key: name.clone(),
+                    value: value.clone(),
+                    hint: String::new(),
+                }),
+            },
+            None => {
+                let e = ConfigError::Unknown {
+                    key: name.clone(),
+                    suggestion: suggestion(scope, name),
+                };
+                if unknown_is_error {
+                    errors.push(e);
+                } else {
+                    warnings.push(format!("{e}; skipped"));
+                }
+            }
+        }
+    }
+    ScopeCheck { prefixed }
+}
+
+fn is_default(def: &keys::KeyDef, value: &str) -> bool {
+    match def.default {
+        KeyDefault::Value(d) => {
+            d.trim().eq_ignore_ascii_case(value.trim())
+                || matches!(&def.kind, Kind::Choice(c) if keys::resolve_choice(c, value).map(|c| c.value) == keys::resolve_choice(c, d).map(|c| c.value))
+        }
+        KeyDefault::Unset | KeyDefault::Required => value.trim().is_empty(),
+    }
+}
+
+fn default_hint(def: &keys::KeyDef) -> String {
+    match def.default {
+        KeyDefault::Value(d) if !d.is_empty() => {
+            format!("; remove the key or set it to '{d}'")
+        }
+        _ => "; remove the key".to_string(),
+    }
+}
+
+fn converter_config(
+    role: &str,
+    kind_value: &str,
+    settings: Option<&BTreeMap<String, String>>,
+    unknown_is_error: bool,
+    errors: &mut Vec<ConfigError>,
+    warnings: &mut Vec<String>,
+) -> Option<ConverterConfig> {
+    let kind = match keys::resolve_choice(keys::CONVERTERS, kind_value)?.value {
+        "json" => ConverterKind::Json,
+        "string" => ConverterKind::String,
+        "bytes" => ConverterKind::Bytes,
+        _ => return None,
+    };
+    let empty = BTreeMap::new();
+    let settings = settings.unwrap_or(&empty);
+    for (name, value) in settings {
+        match keys::find(Scope::Converter, name) {
+            Some(def) => {
+                if let Err(e) = check_value(def, value) {
+                    errors.push(match e {
+                        ConfigError::Invalid {
+                            value, expected, ..
+                        } => ConfigError::Invalid {
+                            key: format!("{role}.{name}"),
+                            value,
+                            expected,
+                        },
+                        other => other,
+                    });
+                } else if let Support::NoEffect(why) = def.support {
+                    warnings.push(format!("{role}.{name} has no effect: {why}"));
+                }
+            }
+            None => {
+                let e = ConfigError::Unknown {
+                    key: format!("{role}.{name}"),
+                    suggestion: suggestion(Scope::Converter, name)
+                        .replace("'", &format!("'{role}.")),
+                };
+                if unknown_is_error {
+                    errors.push(e);
+                } else {
+                    warnings.push(format!("{e}; skipped"));
+                }
+            }
+        }
+    }
+    let raw: RawConfig = settings.clone();
+    let values = Values {
+        raw: &raw,
+        scope: Scope::Converter,
+    };
+    Some(ConverterConfig {
+        kind,
+        schemas_enable: values.bool("schemas.enable"),
+        decimal_numeric: values.choice("decimal.format") == Some("NUMERIC"),
+        replace_null_with_default: values.bool("replace.null.with.default"),
+    })
+}
+
+/// Java consumer property names that librdkafka spells differently or does not have.
+fn translate_consumer_key(
+    name: &str,
+    value: &str,
+    out: &mut BTreeMap<String, String>,
+    warnings: &mut Vec<String>,
+) {
+    match name {
+        // Deserializers are fixed: converters decode bytes.
+        "key.deserializer" | "value.deserializer" => warnings.push(format!(
+            "consumer {name} has no effect: converters decode records"
+        )),
+        // librdkafka fetches continuously; batching is Lakesink's own.
+        "max.poll.records" => warnings.push(format!(
+            "consumer max.poll.records={value} has no effect: records are batched by the fetcher"
+        )),
+        "sasl.jaas.config" => {
+            // PlainLoginModule / ScramLoginModule required username="u" password="p";
+            let field = |f: &str| {
+                let start = value.find(&format!("{f}=\""))? + f.len() + 2;
+                let end = value[start..].find('"')? + start;
+                Some(value[start..end].to_string())
+            };
+            if let Some(u) = field("username") {
+                out.insert("sasl.username".into(), u);
+            }
+            if let Some(p) = field("password") {
+                out.insert("sasl.password".into(), p);
+            }
+        }
+        _ => {
+            out.insert(name.to_string(), value.to_string());
+        }
+    }
+}
+
+/// Validates a worker config and a connector config together.
+pub fn load(worker: &RawConfig, connector: &RawConfig) -> Result<Loaded, ConfigErrors> {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+
+    let unknown_is_error = connector
+        .get("lakesink.config.unknown.keys")
+        .map(|v| !v.trim().eq_ignore_ascii_case("warn"))
+        .unwrap_or(true);
+    let wcheck = check_scope(
+        worker,
+        Scope::Worker,
+        unknown_is_error,
+        &mut errors,
+        &mut warnings,
+    );
+    let ccheck = check_scope(
+        connector,
+        Scope::Connector,
+        unknown_is_error,
+        &mut errors,
+        &mut warnings,
+    );
+    for def in keys::KEYS
+        .iter()
+        .filter(|k| k.default == KeyDefault::Required)
+    {
+        let raw = match def.scope {
+            Scope::Worker => worker,
+            Scope::Connector => connector,
+            Scope::Converter => continue,
+        };
+        if raw.get(def.name).is_none_or(|v| v.trim().is_empty())
+            && !errors
+                .iter()
+                .any(|e| matches!(e, ConfigError::Invalid { key, .. } if key == def.name))
+        {
+            errors.push(ConfigError::Missing {
+                key: def.name.to_string(),
+                hint: def.kind.describe(),
+            });
+        }
+    }
+
+    let w = Values {
+        raw: worker,
+        scope: Scope::Worker,
+    };
+    let c = Values {
+        raw: connector,
+        scope: Scope::Connector,
+    };
+
+    let topics = match (connector.get("topics"), connector.get("topics.regex")) {
+        (Some(t), None) if !t.trim().is_empty() => {
+            let list: Vec<String> = t
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
+            for t in &list {
+                if !valid_topic_name(t) {
+                    errors.push(ConfigError::Invalid {
+                        key: "topics".into(),
+                        value: t.clone(),
+                        expected: "Kafka topic names of at most 249 characters [a-zA-Z0-9._-]"
+                            .into(),
+                    });
+                }
+            }
+            Some(TopicSelection::List(list))
+        }
+        (None, Some(r)) if !r.trim().is_empty() => Some(TopicSelection::Regex(r.trim().into())),
+        (Some(_), Some(_)) => {
+            errors.push(ConfigError::Conflict(
+                "topics and topics.regex are both set; set exactly one".into(),
+            ));
+            None
+        }
+        _ => {
+            errors.push(ConfigError::Missing {
+                key: "topics".into(),
+                hint: "set topics (a comma-separated list) or topics.regex".into(),
+            });
+            None
+        }
+    };
+
+    let store_url = c
+        .get("store.url")
+        .or_else(|| c.get("hdfs.url"))
+        .map(|s| s.trim().trim_end_matches('/').to_string());
+    if store_url.is_none() {
+        errors.push(ConfigError::Missing {
+            key: "store.url".into(),
+            hint: "set store.url (or the older hdfs.url), e.g. hdfs://namenode:8020 or file:///data/lake".into(),
+        });
+    }
+
+    let rotate_schedule = positive(c.int("rotate.schedule.interval.ms"));
+    let timezone = c.get("timezone").map(|s| s.trim().to_string());
+    if rotate_schedule.is_some() && timezone.is_none() {
+        errors.push(ConfigError::Missing {
+            key: "timezone".into(),
+            hint: "rotate.schedule.interval.ms needs a timezone, e.g. UTC".into(),
+        });
+    }
+
+    let format = match c.choice("format.class") {
+        Some("parquet") => FormatKind::Parquet,
+        Some("json") => FormatKind::Json,
+        Some("string") => FormatKind::String,
+        _ => FormatKind::Avro,
+    };
+
+    // Converters: a connector's converter class brings its own settings; otherwise the worker's.
+    let mut pick = |role: &str| -> Option<ConverterConfig> {
+        let prefix: &'static str = if role == "key.converter" {
+            "key.converter."
+        } else {
+            "value.converter."
+        };
+        let (class, settings) = match connector.get(role) {
+            Some(class) => (class, ccheck.prefixed.get(prefix)),
+            None => (worker.get(role)?, wcheck.prefixed.get(prefix)),
+        };
+        converter_config(
+            role,
+            class,
+            settings,
+            unknown_is_error,
+            &mut errors,
+            &mut warnings,
+        )
+    };
+    let key_converter = pick("key.converter");
+    let value_converter = pick("value.converter");
+    if value_converter.is_none()
+        && connector.get("value.converter").is_none()
+        && worker.get("value.converter").is_none()
+    {
+        errors.push(ConfigError::Missing {
+            key: "value.converter".into(),
+            hint: "set it in the worker or connector config, e.g. org.apache.kafka.connect.json.JsonConverter".into(),
+        });
+    }
+    if let Some(vc) = &value_converter {
+        let schemaless = match vc.kind {
+            ConverterKind::Json => !vc.schemas_enable,
+            ConverterKind::String | ConverterKind::Bytes => false,
+        };
+        if schemaless && format.needs_schema() {
+            errors.push(ConfigError::Conflict(format!(
+                "format.class={} needs records with a schema, but value.converter.schemas.enable=false gives schemaless JSON; use format.class=JsonFormat or StringFormat, or enable schemas",
+                c.get("format.class").unwrap_or("")
+            )));
+        }
+    }
+
+    let mut consumer = BTreeMap::new();
+    if let Some(settings) = wcheck.prefixed.get("consumer.") {
+        for (k, v) in settings {
+            translate_consumer_key(k, v, &mut consumer, &mut warnings);
+        }
+    }
+    if let Some(overrides) = ccheck.prefixed.get("consumer.override.") {
+        if w.choice("connector.client.config.override.policy") == Some("None") {
+            errors.push(ConfigError::Conflict(format!(
+                "consumer.override.* keys ({}) are forbidden by the worker's connector.client.config.override.policy=None",
+                overrides.keys().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        for (k, v) in overrides {
+            translate_consumer_key(k, v, &mut consumer, &mut warnings);
+        }
+    }
+    for reserved in ["group.id", "enable.auto.commit", "enable.auto.offset.store"] {
+        if consumer.contains_key(reserved) {
+            errors.push(ConfigError::Conflict(format!(
+                "consumer setting {reserved} is managed by Lakesink (exactly-once needs it) and cannot be set"
+            )));
+        }
+    }
+
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    let (Some(topics), Some(store_url), Some(value_converter)) =
+        (topics, store_url, value_converter)
+    else {
+        return Err(ConfigErrors(vec![ConfigError::Conflict(
+            "incomplete configuration".into(),
+        )]));
+    };
+
+    let config = SinkConfig {
+        name: c.get("name").unwrap_or_default().trim().to_string(),
+        tasks_max: c.int("tasks.max").max(1) as usize,
+        topics,
+        store_url,
+        hadoop_conf_dir: c
+            .get("hadoop.conf.dir")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from),
+        topics_dir: c
+            .get("topics.dir")
+            .unwrap_or("topics")
+            .trim()
+            .trim_matches('/')
+            .to_string(),
+        logs_dir: c
+            .get("logs.dir")
+            .unwrap_or("logs")
+            .trim()
+            .trim_matches('/')
+            .to_string(),
+        format,
+        flush_size: c.int("flush.size").max(1) as u64,
+        rotate_interval_ms: positive(c.int("rotate.interval.ms")),
+        rotate_schedule_interval_ms: rotate_schedule,
+        timezone,
+        retry_backoff_ms: c.int("retry.backoff.ms") as u64,
+        shutdown_timeout_ms: c.int("shutdown.timeout.ms") as u64,
+        zero_pad_width: c.int("filename.offset.zero.pad.width") as usize,
+        avro_codec: match c.choice("avro.codec") {
+            Some("deflate") => AvroCodec::Deflate,
+            Some("snappy") => AvroCodec::Snappy,
+            Some("zstandard") => AvroCodec::Zstandard,
+            _ => AvroCodec::Null,
+        },
+        parquet_codec: match c.choice("parquet.codec") {
+            Some("zstd") => ParquetCodec::Zstd,
+            Some("gzip") => ParquetCodec::Gzip,
+            Some("none") => ParquetCodec::None,
+            _ => ParquetCodec::Snappy,
+        },
+        parquet_row_group_bytes: c.int("lakesink.parquet.row.group.bytes") as u64,
+        offset_out_of_range: match c.choice("lakesink.offset.out.of.range") {
+            Some("fail") => OffsetOutOfRange::Fail,
+            _ => OffsetOutOfRange::Earliest,
+        },
+        bootstrap_servers: w
+            .get("bootstrap.servers")
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+        consumer,
+        key_converter,
+        value_converter,
+    };
+    Ok(Loaded { config, warnings })
+}
+
+fn positive(v: i64) -> Option<u64> {
+    (v > 0).then_some(v as u64)
+}
+
+/// Kafka's rule for topic names.
+pub fn valid_topic_name(t: &str) -> bool {
+    !t.is_empty()
+        && t.len() <= 249
+        && t != "."
+        && t != ".."
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn worker() -> RawConfig {
+        parse_properties(
+            "bootstrap.servers=127.0.0.1:9092\nkey.converter=org.apache.kafka.connect.storage.StringConverter\nvalue.converter=org.apache.kafka.connect.json.JsonConverter\nvalue.converter.schemas.enable=true\n",
+            "worker",
+        )
+        .unwrap()
+    }
+
+    fn connector(extra: &str) -> RawConfig {
+        parse_properties(
+            &format!(
+                "name=hdfs-sink\nconnector.class=io.confluent.connect.hdfs.HdfsSinkConnector\ntopics=orders\nhdfs.url=hdfs://nn:8020\nflush.size=3\n{extra}"
+            ),
+            "connector",
+        )
+        .unwrap()
+    }
+
+    fn errors(extra: &str) -> Vec<String> {
+        match load(&worker(), &connector(extra)) {
+            Ok(_) => vec![],
+            Err(e) => e.0.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_typical_confluent_config_loads() {
+        let loaded = load(
+            &worker(),
+            &connector("format.class=io.confluent.connect.hdfs.parquet.ParquetFormat\nparquet.codec=zstd\nconsumer.override.auto.offset.reset=earliest\n"),
+        )
+        .unwrap();
+        let c = loaded.config;
+        assert_eq!(c.group_id(), "connect-hdfs-sink");
+        assert_eq!(c.format, FormatKind::Parquet);
+        assert_eq!(c.parquet_codec, ParquetCodec::Zstd);
+        assert_eq!(c.store_url, "hdfs://nn:8020");
+        assert_eq!(c.topics_dir, "topics");
+        assert_eq!(c.zero_pad_width, 10);
+        assert_eq!(c.flush_size, 3);
+        assert_eq!(c.consumer["auto.offset.reset"], "earliest");
+        assert_eq!(c.value_converter.kind, ConverterKind::Json);
+        assert!(c.value_converter.schemas_enable);
+        assert_eq!(c.key_converter.unwrap().kind, ConverterKind::String);
+    }
+
+    #[test]
+    fn invalid_values_name_key_value_and_allowed() {
+        let e = errors("flush.size=abc\nformat.class=Foo\n");
+        assert!(
+            e.iter().any(|e| e
+                .contains("flush.size: invalid value 'abc': expected integer in [1, 2147483647]")),
+            "{e:?}"
+        );
+        assert!(e.iter().any(|e| e.starts_with("format.class: invalid value 'Foo': expected one of avro (io.confluent.connect.hdfs.avro.AvroFormat), parquet")), "{e:?}");
+    }
+
+    #[test]
+    fn unknown_keys_are_reported_with_a_suggestion() {
+        let e = errors("flush.sise=3\n");
+        assert_eq!(
+            e,
+            vec!["flush.sise: unknown configuration key (did you mean 'flush.size'?)"]
+        );
+        let ok = load(
+            &worker(),
+            &connector("flush.sise=3\nlakesink.config.unknown.keys=warn\n"),
+        )
+        .unwrap();
+        assert!(ok.warnings.iter().any(|w| w.contains("flush.sise")));
+    }
+
+    #[test]
+    fn not_yet_supported_is_an_error_by_name() {
+        let e = errors(
+            "hive.integration=true\npartitioner.class=io.confluent.connect.storage.partitioner.FieldPartitioner\n",
+        );
+        assert!(
+            e.iter().any(|e| e.starts_with(
+                "hive.integration=true: recognised but not supported by Lakesink yet"
+            )),
+            "{e:?}"
+        );
+        assert!(e.iter().any(|e| e.starts_with("partitioner.class=io.confluent.connect.storage.partitioner.FieldPartitioner: recognised but not supported")), "{e:?}");
+        // The default value of a not-yet key is fine.
+        assert!(errors("hive.integration=false\n").is_empty());
+    }
+
+    #[test]
+    fn cross_key_rules() {
+        assert!(
+            errors("topics.regex=o.*\n")
+                .iter()
+                .any(|e| e.contains("both set"))
+        );
+        assert!(
+            errors("rotate.schedule.interval.ms=60000\n")
+                .iter()
+                .any(|e| e.starts_with("timezone: missing"))
+        );
+        assert!(errors("rotate.schedule.interval.ms=60000\ntimezone=Europe/Berlin\n").is_empty());
+        assert!(
+            errors("timezone=Mars/Olympus\n")
+                .iter()
+                .any(|e| e.starts_with("timezone: invalid value"))
+        );
+        assert!(errors("timezone=+05:30\n").is_empty());
+        let e = errors(
+            "value.converter=org.apache.kafka.connect.json.JsonConverter\nvalue.converter.schemas.enable=false\nformat.class=ParquetFormat\n",
+        );
+        assert!(
+            e.iter().any(|e| e.contains("needs records with a schema")),
+            "{e:?}"
+        );
+        assert!(errors("value.converter=org.apache.kafka.connect.json.JsonConverter\nvalue.converter.schemas.enable=false\nformat.class=JsonFormat\n").is_empty());
+        assert!(
+            errors("consumer.override.group.id=x\n")
+                .iter()
+                .any(|e| e.contains("managed by Lakesink"))
+        );
+        assert!(
+            errors("store.url=s3://bucket\n")
+                .iter()
+                .any(|e| e.starts_with("store.url: invalid value 's3://bucket'"))
+        );
+    }
+
+    #[test]
+    fn missing_required_keys() {
+        let e = match load(&worker(), &RawConfig::new()) {
+            Err(e) => e.0.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+            Ok(_) => panic!("empty connector config must fail"),
+        };
+        for key in [
+            "name",
+            "connector.class",
+            "flush.size",
+            "topics",
+            "store.url",
+        ] {
+            assert!(
+                e.iter().any(|e| e.starts_with(&format!("{key}: missing"))),
+                "{key}: {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn jaas_config_is_translated() {
+        let c = load(
+            &worker(),
+            &connector("consumer.override.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"p\";\n"),
+        )
+        .unwrap()
+        .config;
+        assert_eq!(c.consumer["sasl.username"], "u");
+        assert_eq!(c.consumer["sasl.password"], "p");
+    }
+}

@@ -1,0 +1,485 @@
+//! Lakesink converters.
+//!
+//! Owns: turning the raw value bytes of a [`RawBatch`] into typed Arrow record batches, one
+//! batch per run of records sharing a value schema, with the Kafka Connect converters'
+//! semantics: `JsonConverter` (with or without the schema envelope), `StringConverter`,
+//! `ByteArrayConverter`. A record that does not convert is an error naming its topic,
+//! partition and offset. Schema Registry converters plug in here as further
+//! [`ConverterKind`]s.
+//!
+//! Must not touch: Kafka clients, files, storage, offsets bookkeeping.
+
+mod columns;
+pub mod schema;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::builder::{BinaryBuilder, StringBuilder};
+use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use lakesink_config::{ConverterConfig, ConverterKind};
+use lakesink_record::{RawBatch, TopicPartition};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use columns::ColumnBuilder;
+pub use columns::ReadOptions;
+pub use schema::{ConnectSchema, ConnectType};
+
+/// How the values of a batch are represented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// Typed columns from a Connect schema.
+    Typed,
+    /// Schemaless JSON: one `value` column of compact JSON text.
+    JsonText,
+}
+
+/// The schema shared by a run of values. Two batches with the same `id` have equal schemas.
+#[derive(Debug)]
+pub struct ValueSchema {
+    pub id: u32,
+    pub kind: ValueKind,
+    /// The Connect schema (typed values only).
+    pub connect: Option<ConnectSchema>,
+    pub arrow: SchemaRef,
+}
+
+impl ValueSchema {
+    /// The Avro schema of files holding these values (typed values only).
+    pub fn avro_schema(&self) -> Option<Value> {
+        self.connect.as_ref().map(ConnectSchema::avro_schema)
+    }
+}
+
+/// Converted records: columns plus the Kafka coordinates of each row.
+#[derive(Debug, Clone)]
+pub struct Converted {
+    pub schema: Arc<ValueSchema>,
+    pub columns: RecordBatch,
+    pub offsets: Vec<i64>,
+    pub timestamps: Vec<Option<i64>>,
+}
+
+impl Converted {
+    pub fn len(&self) -> usize {
+        self.offsets.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.offsets.is_empty()
+    }
+}
+
+/// A record that could not be converted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("record {topic}-{partition} offset {offset}: value converter failed: {message}")]
+pub struct ConvertError {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub message: String,
+}
+
+/// What to do with a record whose value is null (a tombstone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NullValues {
+    Fail,
+    Ignore,
+}
+
+/// Converts value bytes into Arrow columns.
+pub struct ValueConverter {
+    config: ConverterConfig,
+    nulls: NullValues,
+    schemas: Vec<Arc<ValueSchema>>,
+    by_text: HashMap<String, Arc<ValueSchema>>,
+}
+
+/// The slice of records of one schema being accumulated.
+struct Run {
+    schema: Arc<ValueSchema>,
+    builder: RunBuilder,
+    offsets: Vec<i64>,
+    timestamps: Vec<Option<i64>>,
+}
+
+enum RunBuilder {
+    Columns(Vec<ColumnBuilder>),
+    Text(StringBuilder),
+    Binary(BinaryBuilder),
+}
+
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    schema: Option<&'a RawValue>,
+    #[serde(borrow)]
+    payload: Option<&'a RawValue>,
+}
+
+const ENVELOPE_HINT: &str = "JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields and may not contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration.";
+
+impl ValueConverter {
+    pub fn new(config: &ConverterConfig, nulls: NullValues) -> Self {
+        ValueConverter {
+            config: config.clone(),
+            nulls,
+            schemas: Vec::new(),
+            by_text: HashMap::new(),
+        }
+    }
+
+    fn intern(&mut self, kind: ValueKind, connect: Option<ConnectSchema>) -> Arc<ValueSchema> {
+        if let Some(s) = self
+            .schemas
+            .iter()
+            .find(|s| s.kind == kind && s.connect == connect)
+        {
+            return s.clone();
+        }
+        let arrow = match &connect {
+            Some(c) => Arc::new(c.arrow_schema()),
+            None => Arc::new(Schema::new(vec![Field::new("value", DataType::Utf8, true)])),
+        };
+        let s = Arc::new(ValueSchema {
+            id: self.schemas.len() as u32,
+            kind,
+            connect,
+            arrow,
+        });
+        self.schemas.push(s.clone());
+        s
+    }
+
+    fn fixed_schema(&mut self) -> Arc<ValueSchema> {
+        let ty = match self.config.kind {
+            ConverterKind::String => ConnectType::String,
+            ConverterKind::Bytes => ConnectType::Bytes,
+            ConverterKind::Json => return self.intern(ValueKind::JsonText, None),
+        };
+        self.intern(
+            ValueKind::Typed,
+            Some(ConnectSchema {
+                ty,
+                optional: true,
+                name: None,
+                version: None,
+                doc: None,
+                parameters: Default::default(),
+                default: None,
+            }),
+        )
+    }
+
+    fn envelope_schema(&mut self, text: &str) -> Result<Arc<ValueSchema>, String> {
+        if let Some(s) = self.by_text.get(text) {
+            return Ok(s.clone());
+        }
+        let v: Value =
+            serde_json::from_str(text).map_err(|e| format!("invalid schema JSON: {e}"))?;
+        let s = if v.is_null() {
+            self.intern(ValueKind::JsonText, None)
+        } else {
+            let connect = ConnectSchema::from_json(&v)?;
+            self.intern(ValueKind::Typed, Some(connect))
+        };
+        if self.by_text.len() >= 1024 {
+            self.by_text.clear();
+        }
+        self.by_text.insert(text.to_string(), s.clone());
+        Ok(s)
+    }
+
+    /// Converts a batch; records with null values are dropped only under `NullValues::Ignore`.
+    pub fn convert(
+        &mut self,
+        tp: &TopicPartition,
+        batch: &RawBatch,
+    ) -> Result<Vec<Converted>, ConvertError> {
+        let mut out = Vec::new();
+        let mut run: Option<Run> = None;
+        let opts = ReadOptions {
+            replace_null_with_default: self.config.replace_null_with_default,
+        };
+        for record in batch.iter() {
+            let err = |message: String| ConvertError {
+                topic: tp.topic.to_string(),
+                partition: tp.partition,
+                offset: record.offset,
+                message,
+            };
+            let Some(bytes) = record.value else {
+                match self.nulls {
+                    NullValues::Ignore => continue,
+                    NullValues::Fail => {
+                        return Err(err(
+                            "the value is null (a tombstone); set behavior.on.null.values=ignore to skip such records".into(),
+                        ));
+                    }
+                }
+            };
+            // Decide the schema of this record and the payload to append.
+            let (schema, payload): (Arc<ValueSchema>, Option<&str>) = match self.config.kind {
+                ConverterKind::Json if self.config.schemas_enable => {
+                    let env: Envelope = serde_json::from_slice(bytes).map_err(|e| {
+                        err(format!("invalid JSON envelope ({e}). {ENVELOPE_HINT}"))
+                    })?;
+                    let (Some(schema), Some(payload)) = (env.schema, env.payload) else {
+                        return Err(err(ENVELOPE_HINT.into()));
+                    };
+                    let s = self.envelope_schema(schema.get()).map_err(&err)?;
+                    (s, Some(payload.get()))
+                }
+                _ => (self.fixed_schema(), None),
+            };
+            let same = run
+                .as_ref()
+                .is_some_and(|r| Arc::ptr_eq(&r.schema, &schema));
+            if !same {
+                if let Some(done) = run.take() {
+                    out.push(finish_run(done));
+                }
+                run = Some(new_run(schema.clone(), batch.len()));
+            }
+            let Some(r) = run.as_mut() else { continue };
+            match (&mut r.builder, schema.kind) {
+                (RunBuilder::Columns(cols), ValueKind::Typed) => {
+                    let Some(connect) = &schema.connect else {
+                        continue;
+                    };
+                    let value: Value = match payload {
+                        Some(t) => serde_json::from_str(t)
+                            .map_err(|e| err(format!("invalid payload JSON: {e}")))?,
+                        None => match self.config.kind {
+                            // String/bytes converters: the value is the bytes themselves.
+                            ConverterKind::String => {
+                                Value::String(String::from_utf8_lossy(bytes).into_owned())
+                            }
+                            _ => Value::Null,
+                        },
+                    };
+                    if self.config.kind == ConverterKind::Bytes {
+                        if let Some(ColumnBuilder::Binary(b)) =
+                            cols.first_mut().map(|c| c as &mut ColumnBuilder)
+                        {
+                            b.append_value(bytes);
+                        }
+                    } else if let ConnectType::Struct(fields) = &connect.ty {
+                        let obj = match &value {
+                            Value::Object(o) => o,
+                            Value::Null if connect.optional => {
+                                return Err(err(
+                                    "null struct values cannot be written as rows".into()
+                                ));
+                            }
+                            other => {
+                                return Err(err(format!(
+                                    "payload: expected object (struct), found {other}"
+                                )));
+                            }
+                        };
+                        for ((name, fs), col) in fields.iter().zip(cols.iter_mut()) {
+                            col.append(fs, obj.get(name), opts, name).map_err(&err)?;
+                        }
+                    } else if let Some(col) = cols.first_mut() {
+                        col.append(connect, Some(&value), opts, "value")
+                            .map_err(&err)?;
+                    }
+                }
+                (RunBuilder::Text(b), _) => {
+                    // Schemaless JSON: validate, keep compact text.
+                    let text = match payload {
+                        Some(p) => p.to_string(),
+                        None => {
+                            let raw: &RawValue = serde_json::from_slice(bytes)
+                                .map_err(|e| err(format!("invalid JSON: {e}")))?;
+                            raw.get().to_string()
+                        }
+                    };
+                    if text.contains(['\n', '\r']) {
+                        let v: Value =
+                            serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
+                        b.append_value(v.to_string());
+                    } else {
+                        b.append_value(text);
+                    }
+                }
+                (RunBuilder::Binary(b), _) => b.append_value(bytes),
+                (RunBuilder::Columns(_), ValueKind::JsonText) => {}
+            }
+            r.offsets.push(record.offset);
+            r.timestamps.push(record.timestamp);
+        }
+        if let Some(done) = run.take() {
+            out.push(finish_run(done));
+        }
+        Ok(out)
+    }
+}
+
+fn new_run(schema: Arc<ValueSchema>, capacity: usize) -> Run {
+    let builder = match (&schema.kind, &schema.connect) {
+        (ValueKind::JsonText, _) => {
+            RunBuilder::Text(StringBuilder::with_capacity(capacity, capacity * 64))
+        }
+        (ValueKind::Typed, Some(c)) => match &c.ty {
+            ConnectType::Struct(fields) => RunBuilder::Columns(
+                fields
+                    .iter()
+                    .map(|(_, s)| ColumnBuilder::new(s, capacity))
+                    .collect(),
+            ),
+            _ => RunBuilder::Columns(vec![ColumnBuilder::new(c, capacity)]),
+        },
+        (ValueKind::Typed, None) => RunBuilder::Binary(BinaryBuilder::new()),
+    };
+    Run {
+        schema,
+        builder,
+        offsets: Vec::with_capacity(capacity),
+        timestamps: Vec::with_capacity(capacity),
+    }
+}
+
+fn finish_run(mut run: Run) -> Converted {
+    let arrays: Vec<ArrayRef> = match &mut run.builder {
+        RunBuilder::Columns(cols) => cols.iter_mut().map(|c| c.finish()).collect(),
+        RunBuilder::Text(b) => vec![Arc::new(b.finish())],
+        RunBuilder::Binary(b) => vec![Arc::new(b.finish())],
+    };
+    let options = RecordBatchOptions::new().with_row_count(Some(run.offsets.len()));
+    let columns = RecordBatch::try_new_with_options(run.schema.arrow.clone(), arrays, &options)
+        .unwrap_or_else(|e| unreachable!("builders follow the schema they were made from: {e}"));
+    Converted {
+        schema: run.schema,
+        columns,
+        offsets: run.offsets,
+        timestamps: run.timestamps,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+
+    fn json_cfg(schemas: bool) -> ConverterConfig {
+        ConverterConfig {
+            kind: ConverterKind::Json,
+            schemas_enable: schemas,
+            decimal_numeric: false,
+            replace_null_with_default: true,
+        }
+    }
+
+    fn batch(values: &[Option<&str>]) -> RawBatch {
+        let mut b = RawBatch::default();
+        for (i, v) in values.iter().enumerate() {
+            b.push(
+                100 + i as i64,
+                Some(1_700_000_000_000),
+                None,
+                v.map(str::as_bytes),
+            );
+        }
+        b
+    }
+
+    const SCHEMA_A: &str = r#"{"type":"struct","fields":[{"field":"id","type":"int64"},{"field":"name","type":"string","optional":true},{"field":"n","type":"int32","optional":false,"default":7}]}"#;
+
+    #[test]
+    fn envelopes_become_typed_columns_split_by_schema() {
+        let a1 = format!(r#"{{"schema":{SCHEMA_A},"payload":{{"id":1,"name":"x"}}}}"#);
+        let a2 = format!(r#"{{"schema":{SCHEMA_A},"payload":{{"id":2,"name":null,"n":3}}}}"#);
+        let b1 = r#"{"schema":{"type":"string"},"payload":"hello"}"#;
+        let mut c = ValueConverter::new(&json_cfg(true), NullValues::Fail);
+        let tp = TopicPartition::new("t", 0);
+        let out = c
+            .convert(&tp, &batch(&[Some(&a1), Some(&a2), Some(b1), Some(&a1)]))
+            .unwrap();
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[0].offsets, vec![100, 101]);
+        assert_eq!(out[0].columns.num_columns(), 3);
+        let ids = out[0].columns.column(0).as_primitive::<Int64Type>();
+        assert_eq!(ids.values(), &[1, 2]);
+        assert!(out[0].columns.column(1).is_null(1));
+        // default applied to the missing field
+        let n = out[0]
+            .columns
+            .column(2)
+            .as_primitive::<arrow_array::types::Int32Type>();
+        assert_eq!(n.values(), &[7, 3]);
+        assert_eq!(out[1].offsets, vec![102]);
+        assert_eq!(out[2].schema.id, out[0].schema.id);
+    }
+
+    #[test]
+    fn errors_name_the_record() {
+        let mut c = ValueConverter::new(&json_cfg(true), NullValues::Fail);
+        let tp = TopicPartition::new("orders", 3);
+        let bad = format!(r#"{{"schema":{SCHEMA_A},"payload":{{"id":"one"}}}}"#);
+        let e = c.convert(&tp, &batch(&[Some(&bad)])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "record orders-3 offset 100: value converter failed: id: expected int64, found string"
+        );
+        let e = c.convert(&tp, &batch(&[Some(r#"{"a":1}"#)])).unwrap_err();
+        assert!(
+            e.message
+                .starts_with("JsonConverter with schemas.enable requires"),
+            "{e}"
+        );
+        let e = c.convert(&tp, &batch(&[None])).unwrap_err();
+        assert!(e.message.contains("tombstone"));
+        let mut ignoring = ValueConverter::new(&json_cfg(true), NullValues::Ignore);
+        assert!(ignoring.convert(&tp, &batch(&[None])).unwrap().is_empty());
+    }
+
+    #[test]
+    fn schemaless_json_is_kept_as_compact_text() {
+        let mut c = ValueConverter::new(&json_cfg(false), NullValues::Fail);
+        let tp = TopicPartition::new("t", 0);
+        let out = c
+            .convert(
+                &tp,
+                &batch(&[Some("{\"a\": 1}"), Some("{\n\"b\": [1, 2]\n}")]),
+            )
+            .unwrap();
+        assert_eq!(out.len(), 1);
+        let col = out[0].columns.column(0).as_string::<i32>();
+        assert_eq!(col.value(0), "{\"a\": 1}");
+        assert_eq!(col.value(1), "{\"b\":[1,2]}");
+        assert!(c.convert(&tp, &batch(&[Some("{nope")])).is_err());
+    }
+
+    #[test]
+    fn string_and_bytes_converters() {
+        let tp = TopicPartition::new("t", 0);
+        let mut s = ValueConverter::new(
+            &ConverterConfig {
+                kind: ConverterKind::String,
+                ..json_cfg(false)
+            },
+            NullValues::Fail,
+        );
+        let out = s.convert(&tp, &batch(&[Some("héllo")])).unwrap();
+        assert_eq!(
+            out[0].columns.column(0).as_string::<i32>().value(0),
+            "héllo"
+        );
+        let mut b = ValueConverter::new(
+            &ConverterConfig {
+                kind: ConverterKind::Bytes,
+                ..json_cfg(false)
+            },
+            NullValues::Fail,
+        );
+        let out = b.convert(&tp, &batch(&[Some("\u{1}\u{2}")])).unwrap();
+        assert_eq!(
+            out[0].columns.column(0).as_binary::<i32>().value(0),
+            &[1, 2]
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! The `lakesink` command: runs sink connectors the way `connect-standalone` does, validates
+//! configuration files and prints the configuration reference.
+//!
+//! Owns: command-line parsing, logging set-up, process signals and exit codes. The work
+//! itself lives in the library crates (source → convert → partition → format → storage +
+//! commit) and in [`standalone`], which wires them together.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+mod standalone;
+
+#[derive(Parser)]
+#[command(
+    name = "lakesink",
+    version,
+    about = "Kafka topics into HDFS as analysis-ready files, exactly once.",
+    long_about = "Lakesink moves Kafka topics into HDFS (and the local file system) as Avro, Parquet, JSON or text files, exactly once. It reads the configuration files of Kafka Connect and of Confluent's HDFS sink connectors."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run connectors in this process, like `connect-standalone worker.properties connector.properties ...`.
+    Standalone {
+        /// Worker settings: bootstrap.servers, key.converter, value.converter, consumer.*.
+        worker: PathBuf,
+        /// One or more connector configs (.properties, or JSON as posted to the Connect REST API).
+        #[arg(required = true)]
+        connectors: Vec<PathBuf>,
+    },
+    /// Check configuration files and print every problem found, without starting anything.
+    Validate {
+        worker: PathBuf,
+        #[arg(required = true)]
+        connectors: Vec<PathBuf>,
+    },
+    /// Print the configuration reference (docs/configuration.md) generated from the key table.
+    ConfigDocs,
+}
+
+fn read_config(path: &Path) -> Result<lakesink_config::RawConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    let origin = path.display().to_string();
+    let parsed = if text.trim_start().starts_with('{') {
+        lakesink_config::parse_connector_json(&text, &origin)
+    } else {
+        lakesink_config::parse_properties(&text, &origin)
+    };
+    Ok(parsed?)
+}
+
+/// Loads and validates a worker file plus connector files.
+pub fn load_configs(worker: &Path, connectors: &[PathBuf]) -> Result<Vec<lakesink_config::Loaded>> {
+    let worker_raw = read_config(worker)?;
+    let mut out = Vec::new();
+    for path in connectors {
+        let raw = read_config(path)?;
+        let loaded = lakesink_config::load(&worker_raw, &raw)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        out.push(loaded);
+    }
+    let mut names: Vec<&str> = out.iter().map(|l| l.config.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        anyhow::bail!("two connectors are named '{}'; names must be unique", w[0]);
+    }
+    Ok(out)
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LAKESINK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::ConfigDocs => {
+            print!("{}", lakesink_config::docs::reference_markdown());
+            Ok(())
+        }
+        Command::Validate { worker, connectors } => {
+            load_configs(&worker, &connectors).map(|loaded| {
+                for l in &loaded {
+                    for w in &l.warnings {
+                        println!("warning: {}: {w}", l.config.name);
+                    }
+                    println!("ok: connector '{}'", l.config.name);
+                }
+            })
+        }
+        Command::Standalone { worker, connectors } => {
+            init_logging();
+            load_configs(&worker, &connectors).and_then(standalone::run)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
