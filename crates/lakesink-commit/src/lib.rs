@@ -1,6 +1,497 @@
 //! Lakesink exactly-once commit protocol.
 //!
 //! Owns: the per-partition commit log in `logs.dir`, recovery of a partition after a crash or
-//! rebalance, fencing of stale owners, and the names of temp and committed files.
+//! rebalance, fencing of stale owners, and the names of temp and committed files. The whole
+//! state machine is in [`PartitionLog`]; `docs/exactly-once.md` explains why it is correct.
 //!
 //! Must not touch: Kafka, formats, record contents.
+//!
+//! In short: data files are written under unique temp names and closed; then one small commit
+//! record naming every `temp → final` rename and the next Kafka offset is *published* by a
+//! no-clobber rename to `<logs.dir>/<topic>/<partition>/<seq>.commit`; then the renames are
+//! done. Publishing is the commit point. Two writers can never publish the same `seq`, and a
+//! new owner publishes an `open` record first, so a stale owner's next publish fails: it is
+//! fenced without relying on HDFS leases.
+
+mod record;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use lakesink_record::TopicPartition;
+use lakesink_storage::{Renamed, StorageError, Store};
+pub use record::{CommitRecord, FileCommit, RecordKind};
+
+/// How many published commit records are kept per partition (older ones are deleted).
+const RETAINED_RECORDS: u64 = 16;
+/// Attempts to publish the takeover record before giving up on a contested partition.
+const TAKEOVER_ATTEMPTS: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    #[error("{tp}: fenced: another owner ({by}) committed to this partition; this worker stops writing it")]
+    Fenced { tp: String, by: String },
+    #[error("{tp}: storage error: {source}")]
+    Storage {
+        tp: String,
+        #[source]
+        source: StorageError,
+    },
+    #[error("{tp}: commit record {path} names temp file {temp}, which is gone, and its final file {final_path} does not exist: the files of this commit were removed from outside Lakesink")]
+    MissingFile {
+        tp: String,
+        path: String,
+        temp: String,
+        final_path: String,
+    },
+    #[error("{tp}: no valid commit record in {dir}: {detail}")]
+    Corrupt {
+        tp: String,
+        dir: String,
+        detail: String,
+    },
+}
+
+/// Where the files of a connector live, relative to the store URL.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub topics_dir: String,
+    pub logs_dir: String,
+    pub zero_pad_width: usize,
+}
+
+impl Layout {
+    /// `<logs.dir>/<topic>/<partition>`: the commit log of a partition.
+    pub fn log_dir(&self, tp: &TopicPartition) -> String {
+        lakesink_storage::join(&[&self.logs_dir, &tp.topic, &tp.partition.to_string()])
+    }
+
+    /// `<topics.dir>/+tmp/<topic>/<partition>`: temp files of a partition. "+tmp" is not a
+    /// valid topic name, so it never clashes with data (the Confluent sink's choice).
+    pub fn tmp_dir(&self, tp: &TopicPartition) -> String {
+        lakesink_storage::join(&[&self.topics_dir, "+tmp", &tp.topic, &tp.partition.to_string()])
+    }
+
+    /// `<topics.dir>/<encoded partition>/<topic>+<p>+<start>+<end><ext>`, the Confluent name
+    /// with inclusive, zero-padded offsets.
+    pub fn committed_path(
+        &self,
+        tp: &TopicPartition,
+        encoded_partition: &str,
+        start: i64,
+        end: i64,
+        extension: &str,
+    ) -> String {
+        let w = self.zero_pad_width;
+        let name = format!(
+            "{}+{}+{:0w$}+{:0w$}{extension}",
+            tp.topic, tp.partition, start, end
+        );
+        lakesink_storage::join(&[&self.topics_dir, encoded_partition, &name])
+    }
+}
+
+/// Parses a committed file name `<topic>+<partition>+<start>+<end>[.ext]`.
+pub fn parse_committed_name(name: &str) -> Option<(String, i32, i64, i64)> {
+    let stem = match name.rfind('.') {
+        Some(i) if name[i + 1..].chars().all(|c| c.is_ascii_alphanumeric()) => &name[..i],
+        _ => name,
+    };
+    let mut parts = stem.rsplitn(4, '+');
+    let end = parts.next()?.parse().ok()?;
+    let start = parts.next()?.parse().ok()?;
+    let partition = parts.next()?.parse().ok()?;
+    let topic = parts.next()?.to_string();
+    Some((topic, partition, start, end))
+}
+
+/// The commit log of one Kafka partition, owned by this worker after [`PartitionLog::open`].
+#[derive(Debug)]
+pub struct PartitionLog {
+    store: Store,
+    layout: Layout,
+    tp: TopicPartition,
+    owner: String,
+    epoch: u64,
+    last_seq: u64,
+    next_offset: Option<i64>,
+}
+
+fn seq_name(seq: u64) -> String {
+    format!("{seq:020}.commit")
+}
+
+fn parse_seq(name: &str) -> Option<u64> {
+    name.strip_suffix(".commit")?.parse().ok()
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// What recovery found, for logs and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    /// Next offset to consume; `None` when nothing was ever committed for the partition.
+    pub next_offset: Option<i64>,
+    pub epoch: u64,
+    /// Renames of the last commit that had not been done yet and were finished now.
+    pub renames_finished: usize,
+    /// Temp files of crashed or fenced writers that were deleted.
+    pub orphans_deleted: usize,
+    /// Commit records that failed their checksum and were skipped.
+    pub corrupt_records: usize,
+}
+
+impl PartitionLog {
+    fn err(&self, source: StorageError) -> CommitError {
+        CommitError::Storage {
+            tp: self.tp.to_string(),
+            source,
+        }
+    }
+
+    /// Takes ownership of `tp`: reads the newest valid commit record, finishes its renames,
+    /// publishes an `open` record that fences every earlier owner, and deletes temp files
+    /// left by crashed or fenced writers. Reads only the partition's log and temp
+    /// directories, never the data directories.
+    pub async fn open(
+        store: Store,
+        layout: Layout,
+        tp: TopicPartition,
+        owner: String,
+    ) -> Result<(PartitionLog, Recovery), CommitError> {
+        let mut log = PartitionLog {
+            store,
+            layout,
+            tp,
+            owner,
+            epoch: 0,
+            last_seq: 0,
+            next_offset: None,
+        };
+        let dir = log.layout.log_dir(&log.tp);
+        let mut renames_finished = 0;
+        for _ in 0..TAKEOVER_ATTEMPTS {
+            let entries = log.store.list(&dir).await.map_err(|e| log.err(e))?;
+            let mut seqs: Vec<u64> = entries.iter().filter_map(|e| parse_seq(&e.name)).collect();
+            seqs.sort_unstable();
+            // The newest record whose checksum holds is the state; a record failing its
+            // checksum can only come from outside damage (records are published whole).
+            let mut latest: Option<(u64, CommitRecord)> = None;
+            let mut corrupt_records = 0;
+            for seq in seqs.iter().rev() {
+                let path = lakesink_storage::join(&[&dir, &seq_name(*seq)]);
+                let bytes = match log.store.read(&path).await {
+                    Ok(b) => b,
+                    Err(e) if e.is_not_found() => continue, // pruned meanwhile
+                    Err(e) => return Err(log.err(e)),
+                };
+                match CommitRecord::decode(&bytes) {
+                    Ok(r) => {
+                        latest = Some((*seq, r));
+                        break;
+                    }
+                    Err(detail) => {
+                        corrupt_records += 1;
+                        tracing::error!(tp = %log.tp, %path, %detail, "commit record fails its checksum; using the previous record");
+                    }
+                }
+            }
+            let top_seq = seqs.last().copied().unwrap_or(0);
+            if let Some((seq, record)) = &latest {
+                renames_finished += log.finish_renames(&dir, *seq, record).await?;
+                log.epoch = record.epoch;
+                log.next_offset = record.next_offset;
+                if corrupt_records > 0 {
+                    log.next_offset = log.skip_committed_beyond(record).await?;
+                }
+            } else if corrupt_records > 0 {
+                return Err(CommitError::Corrupt {
+                    tp: log.tp.to_string(),
+                    dir,
+                    detail: format!("{corrupt_records} record(s) fail their checksum"),
+                });
+            }
+            // Fence: publish an `open` record above everything seen.
+            log.last_seq = top_seq;
+            log.epoch += 1;
+            let open = CommitRecord {
+                kind: RecordKind::Open,
+                epoch: log.epoch,
+                owner: log.owner.clone(),
+                written_at_ms: now_ms(),
+                next_offset: log.next_offset,
+                files: Vec::new(),
+            };
+            match log.publish(&open).await {
+                Ok(()) => {
+                    let orphans_deleted = log.delete_orphans().await?;
+                    log.prune().await;
+                    let recovery = Recovery {
+                        next_offset: log.next_offset,
+                        epoch: log.epoch,
+                        renames_finished,
+                        orphans_deleted,
+                        corrupt_records,
+                    };
+                    return Ok((log, recovery));
+                }
+                // Someone else is taking over at the same moment: read again.
+                Err(CommitError::Fenced { by, .. }) => {
+                    tracing::warn!(tp = %log.tp, %by, "partition contested during takeover; retrying");
+                    tokio_sleep_ms(200).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(CommitError::Fenced {
+            tp: log.tp.to_string(),
+            by: "another worker kept taking the partition over".into(),
+        })
+    }
+
+    /// Renames the temp files of a published record that are still in place.
+    async fn finish_renames(&self, dir: &str, seq: u64, record: &CommitRecord) -> Result<usize, CommitError> {
+        let mut done = 0;
+        for f in &record.files {
+            match self
+                .store
+                .rename_no_clobber(&f.temp, &f.path)
+                .await
+                .map_err(|e| self.err(e))?
+            {
+                Renamed::Done => done += 1,
+                Renamed::DestinationExists => {}
+                Renamed::SourceMissing => {
+                    return Err(CommitError::MissingFile {
+                        tp: self.tp.to_string(),
+                        path: lakesink_storage::join(&[dir, &seq_name(seq)]),
+                        temp: f.temp.clone(),
+                        final_path: f.path.clone(),
+                    });
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// After a damaged record was skipped, its files may be committed already: look for
+    /// committed files of this partition past the recovered offset in the directories the
+    /// partition has written to, and resume after them. Runs only in that rare case.
+    async fn skip_committed_beyond(&self, record: &CommitRecord) -> Result<Option<i64>, CommitError> {
+        let mut next = record.next_offset;
+        let mut dirs: Vec<String> = record
+            .files
+            .iter()
+            .map(|f| lakesink_storage::parent(&f.path).to_string())
+            .collect();
+        dirs.push(lakesink_storage::join(&[
+            &self.layout.topics_dir,
+            &self.tp.topic,
+            &format!("partition={}", self.tp.partition),
+        ]));
+        dirs.sort();
+        dirs.dedup();
+        for dir in dirs {
+            for e in self.store.list(&dir).await.map_err(|e| self.err(e))? {
+                if let Some((topic, p, _, end)) = parse_committed_name(&e.name)
+                    && *topic == *self.tp.topic
+                    && p == self.tp.partition
+                    && next.is_none_or(|n| end >= n)
+                {
+                    tracing::warn!(tp = %self.tp, file = %e.name, "committed file beyond the last valid commit record; resuming after it");
+                    next = Some(end + 1);
+                }
+            }
+        }
+        Ok(next)
+    }
+
+    /// Publishes `record` as `last_seq + 1` with a no-clobber rename, then checks that no
+    /// newer record exists. Either failure means another owner has taken over.
+    async fn publish(&mut self, record: &CommitRecord) -> Result<(), CommitError> {
+        let dir = self.layout.log_dir(&self.tp);
+        let seq = self.last_seq + 1;
+        let pending = lakesink_storage::join(&[
+            &dir,
+            &format!(".{seq:020}.{}.pending", uuid::Uuid::new_v4().simple()),
+        ]);
+        let target = lakesink_storage::join(&[&dir, &seq_name(seq)]);
+        self.store
+            .write_new(&pending, Bytes::from(record.encode()))
+            .await
+            .map_err(|e| self.err(e))?;
+        failpoint("before-publish");
+        let outcome = self
+            .store
+            .rename_no_clobber(&pending, &target)
+            .await
+            .map_err(|e| self.err(e))?;
+        match outcome {
+            Renamed::Done => {}
+            Renamed::DestinationExists => {
+                let _ = self.store.delete(&pending).await;
+                return Err(CommitError::Fenced {
+                    tp: self.tp.to_string(),
+                    by: self.describe_owner(&target).await,
+                });
+            }
+            // A new owner deleted our pending record while cleaning up: we are fenced.
+            Renamed::SourceMissing => {
+                return Err(CommitError::Fenced {
+                    tp: self.tp.to_string(),
+                    by: "a new owner that removed this worker's pending commit".into(),
+                });
+            }
+        }
+        // A record below the newest one is ignored by every reader; if ours is, we lost.
+        let entries = self.store.list(&dir).await.map_err(|e| self.err(e))?;
+        if let Some(newer) = entries.iter().filter_map(|e| parse_seq(&e.name)).filter(|s| *s > seq).max() {
+            let newer_path = lakesink_storage::join(&[&dir, &seq_name(newer)]);
+            let _ = self.store.delete(&target).await;
+            return Err(CommitError::Fenced {
+                tp: self.tp.to_string(),
+                by: self.describe_owner(&newer_path).await,
+            });
+        }
+        self.last_seq = seq;
+        Ok(())
+    }
+
+    async fn describe_owner(&self, path: &str) -> String {
+        match self.store.read(path).await.ok().and_then(|b| CommitRecord::decode(&b).ok()) {
+            Some(r) => format!("{} epoch {}", r.owner, r.epoch),
+            None => format!("the writer of {path}"),
+        }
+    }
+
+    /// Deletes everything in the partition's temp directory and stale pending records.
+    /// Called only after this owner's `open` record is published, so no live writer can
+    /// still commit those files.
+    async fn delete_orphans(&self) -> Result<usize, CommitError> {
+        let mut deleted = 0;
+        let tmp = self.layout.tmp_dir(&self.tp);
+        for e in self.store.list(&tmp).await.map_err(|e| self.err(e))? {
+            if !e.is_dir
+                && self
+                    .store
+                    .delete(&lakesink_storage::join(&[&tmp, &e.name]))
+                    .await
+                    .map_err(|e| self.err(e))?
+            {
+                deleted += 1;
+            }
+        }
+        let dir = self.layout.log_dir(&self.tp);
+        for e in self.store.list(&dir).await.map_err(|e| self.err(e))? {
+            if e.name.ends_with(".pending") {
+                let _ = self.store.delete(&lakesink_storage::join(&[&dir, &e.name])).await;
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Deletes records older than the retained window; failures only cost disk space.
+    async fn prune(&self) {
+        if self.last_seq <= RETAINED_RECORDS {
+            return;
+        }
+        let dir = self.layout.log_dir(&self.tp);
+        let Ok(entries) = self.store.list(&dir).await else { return };
+        for seq in entries.iter().filter_map(|e| parse_seq(&e.name)) {
+            if seq + RETAINED_RECORDS <= self.last_seq {
+                let _ = self.store.delete(&lakesink_storage::join(&[&dir, &seq_name(seq)])).await;
+            }
+        }
+    }
+
+    pub fn tp(&self) -> &TopicPartition {
+        &self.tp
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// The next offset to consume, from storage (`None`: nothing committed yet).
+    pub fn next_offset(&self) -> Option<i64> {
+        self.next_offset
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// A fresh, unique temp path for a new data file of this partition.
+    pub fn new_temp_path(&self, extension: &str) -> String {
+        lakesink_storage::join(&[
+            &self.layout.tmp_dir(&self.tp),
+            &format!("{}-{}_tmp{extension}", self.epoch, uuid::Uuid::new_v4().simple()),
+        ])
+    }
+
+    /// Commits closed temp files and the next offset atomically: after this returns, every
+    /// file is at its final name; after a crash at any point, recovery yields either all of
+    /// them or none (and then the records are consumed again).
+    pub async fn commit(&mut self, files: Vec<FileCommit>, next_offset: i64) -> Result<(), CommitError> {
+        failpoint("before-commit");
+        let record = CommitRecord {
+            kind: RecordKind::Files,
+            epoch: self.epoch,
+            owner: self.owner.clone(),
+            written_at_ms: now_ms(),
+            next_offset: Some(next_offset),
+            files,
+        };
+        self.publish(&record).await?;
+        failpoint("after-publish");
+        let dir = self.layout.log_dir(&self.tp);
+        self.finish_renames(&dir, self.last_seq, &record).await?;
+        self.next_offset = Some(next_offset);
+        if self.last_seq % RETAINED_RECORDS == 0 {
+            self.prune().await;
+        }
+        Ok(())
+    }
+
+    /// Records that the partition's next offset moved without files (records skipped by
+    /// policy, or retention deleted them), so a restart does not go back.
+    pub async fn advance(&mut self, next_offset: i64) -> Result<(), CommitError> {
+        self.commit(Vec::new(), next_offset).await
+    }
+}
+
+async fn tokio_sleep_ms(ms: u64) {
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+}
+
+/// Test-only crash points: `LAKESINK_FAILPOINT=<name>[:<1-in-N>]` makes the process exit
+/// abruptly (as SIGKILL would) when it reaches `<name>`, with probability 1/N (default 1).
+/// Used by the crash tests to stop exactly between closing temp files and renaming them.
+pub fn failpoint(name: &str) {
+    static SPEC: std::sync::OnceLock<Option<(String, u64)>> = std::sync::OnceLock::new();
+    let spec = SPEC.get_or_init(|| {
+        let v = std::env::var("LAKESINK_FAILPOINT").ok()?;
+        let (n, every) = match v.split_once(':') {
+            Some((n, e)) => (n.to_string(), e.parse().unwrap_or(1)),
+            None => (v, 1),
+        };
+        Some((n, every.max(1)))
+    });
+    if let Some((n, every)) = spec
+        && n == name
+    {
+        let roll = uuid::Uuid::new_v4().as_u128() as u64;
+        if roll % every == 0 {
+            eprintln!("lakesink: failpoint {name} reached: exiting abruptly");
+            std::process::abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

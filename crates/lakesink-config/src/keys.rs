@@ -302,6 +302,8 @@ pub const ERROR_TOLERANCES: &[Choice] = &[choice("none", &[]), pending("all", &[
 
 pub const OFFSET_POLICIES: &[Choice] = &[choice("earliest", &[]), choice("fail", &[])];
 
+pub const NULL_VALUE_BEHAVIORS: &[Choice] = &[choice("fail", &[]), choice("ignore", &[])];
+
 pub const DECIMAL_FORMATS: &[Choice] = &[choice("BASE64", &[]), choice("NUMERIC", &[])];
 
 const HDFS: &str = "HDFS";
@@ -944,6 +946,15 @@ pub static KEYS: &[KeyDef] = &[
         Value("3"),
         NoEffect("Lakesink needs no licence topic"),
         "Licence topic replication.",
+    ),
+    key(
+        "behavior.on.null.values",
+        C,
+        CONNECTOR,
+        Choice(NULL_VALUE_BEHAVIORS),
+        Value("fail"),
+        S,
+        "A record whose value is null (a tombstone): `fail` stops the task with an error naming the record; `ignore` skips it. Key and values as in Confluent's S3 sink.",
     ),
     // --- Lakesink's own keys ---
     key(

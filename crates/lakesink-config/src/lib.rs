@@ -156,6 +156,8 @@ pub struct SinkConfig {
     pub parquet_codec: ParquetCodec,
     pub parquet_row_group_bytes: u64,
     pub offset_out_of_range: OffsetOutOfRange,
+    /// `behavior.on.null.values=ignore`.
+    pub ignore_null_values: bool,
     pub bootstrap_servers: String,
     /// Kafka consumer settings: worker `consumer.*`, then connector `consumer.override.*`.
     pub consumer: BTreeMap<String, String>,
@@ -753,6 +755,7 @@ pub fn load(worker: &RawConfig, connector: &RawConfig) -> Result<Loaded, ConfigE
             Some("fail") => OffsetOutOfRange::Fail,
             _ => OffsetOutOfRange::Earliest,
         },
+        ignore_null_values: c.choice("behavior.on.null.values") == Some("ignore"),
         bootstrap_servers: w
             .get("bootstrap.servers")
             .unwrap_or_default()

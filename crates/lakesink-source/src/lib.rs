@@ -1,9 +1,359 @@
 //! Lakesink Kafka source.
 //!
 //! Owns: the Kafka consumer of a task (consumer-group membership with cooperative-sticky
-//! rebalancing, seeking to the offsets the commit protocol recovered, pausing and resuming
-//! partitions, committing consumer offsets for lag monitoring) and cutting fetched records
-//! into per-partition [`lakesink_record::RawBatch`]es.
+//! rebalancing, starting newly assigned partitions where the commit protocol says, committing
+//! consumer offsets for lag monitoring, the shutdown sequence) and cutting fetched records
+//! into per-partition [`RawBatch`]es.
 //!
-//! Must not touch: decoding, files, storage. It never decides where to resume; the commit
-//! protocol does.
+//! Must not touch: decoding, files, storage. It never decides where to resume: a
+//! [`PartitionHandler`] (the sink) does, from storage.
+//!
+//! A `BaseConsumer` polled on one dedicated thread is used rather than `StreamConsumer`:
+//! rebalance callbacks then run on that thread, where the sink can synchronously finish the
+//! partitions being revoked before Kafka hands them to another worker.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lakesink_record::{RawBatch, TopicPartition};
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::ClientContext;
+
+/// Where a newly assigned partition starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    /// This exact offset (recovered from storage).
+    Offset(i64),
+    /// The group's committed offset, else `auto.offset.reset` (nothing in storage yet).
+    Committed,
+}
+
+/// A partition being assigned, with the oldest offset Kafka still holds for it.
+#[derive(Debug, Clone)]
+pub struct Assigned {
+    pub tp: TopicPartition,
+    /// `None` when the broker could not be asked.
+    pub low_watermark: Option<i64>,
+}
+
+/// The sink's side of partition ownership. Called on the consumer thread, inside `poll`.
+pub trait PartitionHandler: Send + Sync {
+    /// Partitions were assigned: recover each and say where it starts. An error stops the task.
+    fn assigned(&self, partitions: &[Assigned]) -> Result<Vec<StartAt>, String>;
+    /// Partitions are being revoked (`lost`: already owned by someone else): finish them.
+    /// Returns the next offsets to commit to the group for lag monitoring.
+    fn revoked(&self, partitions: &[TopicPartition], lost: bool) -> Vec<(TopicPartition, i64)>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("Kafka consumer setting {key}={value}: {message}")]
+    Config {
+        key: String,
+        value: String,
+        message: String,
+    },
+    #[error("Kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error("partition assignment failed: {0}")]
+    Assignment(String),
+}
+
+/// What a task's consumer needs to know.
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    pub bootstrap_servers: String,
+    pub group_id: String,
+    pub client_id: String,
+    /// Topic names, or one `^regex` subscription.
+    pub subscription: Vec<String>,
+    /// User consumer settings (librdkafka names), applied after Lakesink's defaults.
+    pub settings: BTreeMap<String, String>,
+    /// Cut a batch of a partition at this many records.
+    pub max_batch_records: usize,
+    /// ... or at this many payload bytes.
+    pub max_batch_bytes: usize,
+}
+
+struct Context {
+    handler: Arc<dyn PartitionHandler>,
+    /// The first assignment error, reported by the next `poll_batches`.
+    failure: std::sync::Mutex<Option<String>>,
+}
+
+impl ClientContext for Context {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
+                tracing::error!(target: "librdkafka", "{fac}: {log_message}")
+            }
+            RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", "{fac}: {log_message}"),
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                tracing::info!(target: "librdkafka", "{fac}: {log_message}")
+            }
+            RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", "{fac}: {log_message}"),
+        }
+    }
+}
+
+fn tps_of(tpl: &TopicPartitionList) -> Vec<TopicPartition> {
+    tpl.elements()
+        .iter()
+        .map(|e| TopicPartition::new(e.topic(), e.partition()))
+        .collect()
+}
+
+fn tpl_of(offsets: &[(TopicPartition, i64)]) -> TopicPartitionList {
+    let mut tpl = TopicPartitionList::new();
+    for (tp, offset) in offsets {
+        // Adding a partition to a fresh list cannot fail for a valid offset.
+        let _ = tpl.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(*offset));
+    }
+    tpl
+}
+
+impl Context {
+    fn fail(&self, message: String) {
+        tracing::error!("{message}");
+        if let Ok(mut f) = self.failure.lock() {
+            f.get_or_insert(message);
+        }
+    }
+}
+
+impl ConsumerContext for Context {
+    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
+        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let tps = tps_of(tpl);
+                let assigned: Vec<Assigned> = tps
+                    .iter()
+                    .map(|tp| Assigned {
+                        low_watermark: consumer
+                            .fetch_watermarks(&tp.topic, tp.partition, Duration::from_secs(10))
+                            .ok()
+                            .map(|(low, _)| low),
+                        tp: tp.clone(),
+                    })
+                    .collect();
+                tracing::info!(partitions = ?tps.iter().map(ToString::to_string).collect::<Vec<_>>(), "partitions assigned");
+                match self.handler.assigned(&assigned) {
+                    Ok(starts) => {
+                        for (tp, start) in tps.iter().zip(starts) {
+                            if let StartAt::Offset(o) = start
+                                && let Some(mut elem) = tpl.find_partition(&tp.topic, tp.partition)
+                                && let Err(e) = elem.set_offset(Offset::Offset(o))
+                            {
+                                self.fail(format!("{tp}: cannot start at offset {o}: {e}"));
+                            }
+                        }
+                    }
+                    Err(e) => self.fail(e),
+                }
+                let result = if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                };
+                if let Err(e) = result {
+                    self.fail(format!("assigning partitions failed: {e}"));
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                let tps = tps_of(tpl);
+                let lost = consumer.assignment_lost();
+                let names: Vec<String> = tps.iter().map(ToString::to_string).collect();
+                if lost {
+                    tracing::warn!(partitions = ?names, "partitions lost: this worker left the group (session expired); another worker owns them now and this worker stops writing them");
+                } else {
+                    tracing::info!(partitions = ?names, "partitions revoked");
+                }
+                let offsets = self.handler.revoked(&tps, lost);
+                if !lost && !offsets.is_empty() {
+                    // Must happen before the revoke completes: afterwards the partitions are not ours.
+                    if let Err(e) = consumer.commit(&tpl_of(&offsets), CommitMode::Sync) {
+                        tracing::warn!("committing consumer offsets on revoke failed: {e}");
+                    }
+                }
+                let result = if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                };
+                if let Err(e) = result {
+                    tracing::warn!("unassigning partitions failed: {e}");
+                }
+            }
+            other => {
+                tracing::error!("rebalance error: {other:?}");
+                let _ = consumer.unassign();
+            }
+        }
+    }
+}
+
+/// A task's Kafka consumer. Use it from one thread.
+pub struct KafkaSource {
+    consumer: BaseConsumer<Context>,
+    config: SourceConfig,
+}
+
+impl KafkaSource {
+    pub fn new(config: SourceConfig, handler: Arc<dyn PartitionHandler>) -> Result<KafkaSource, SourceError> {
+        let mut cc = ClientConfig::new();
+        cc.set("bootstrap.servers", &config.bootstrap_servers)
+            .set("group.id", &config.group_id)
+            .set("client.id", &config.client_id)
+            .set("partition.assignment.strategy", "cooperative-sticky")
+            // Kafka Connect's consumer reads uncommitted; librdkafka's default is read_committed.
+            .set("isolation.level", "read_uncommitted")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "false")
+            .set("fetch.wait.max.ms", "100")
+            .set("queued.max.messages.kbytes", "65536");
+        for (k, v) in &config.settings {
+            cc.set(k, v);
+        }
+        // Exactly-once needs these; the config layer rejects user attempts to change them.
+        cc.set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false");
+        let context = Context {
+            handler,
+            failure: std::sync::Mutex::new(None),
+        };
+        let consumer: BaseConsumer<Context> = cc.create_with_context(context).map_err(|e| match e {
+            KafkaError::ClientConfig(_, desc, key, value) => SourceError::Config {
+                key,
+                value,
+                message: desc,
+            },
+            other => SourceError::Kafka(other),
+        })?;
+        let topics: Vec<&str> = config.subscription.iter().map(String::as_str).collect();
+        consumer.subscribe(&topics)?;
+        Ok(KafkaSource { consumer, config })
+    }
+
+    /// Polls for up to `wait` and returns the fetched records cut into per-partition batches
+    /// (in offset order within each). Rebalance callbacks run inside this call.
+    pub fn poll_batches(&self, wait: Duration) -> Result<Vec<(TopicPartition, RawBatch)>, SourceError> {
+        let deadline = Instant::now() + wait;
+        let mut batches: Vec<(TopicPartition, RawBatch)> = Vec::new();
+        let mut total = 0usize;
+        let mut bytes = 0usize;
+        loop {
+            if let Some(message) = self.failure() {
+                return Err(SourceError::Assignment(message));
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            // Once something arrived, only drain what is already fetched.
+            let timeout = if total > 0 { Duration::ZERO } else { remaining };
+            let Some(result) = self.consumer.poll(timeout) else {
+                if total > 0 || remaining.is_zero() {
+                    break;
+                }
+                continue;
+            };
+            let msg = match result {
+                Ok(m) => m,
+                Err(KafkaError::PartitionEOF(_)) => continue,
+                Err(e) => {
+                    tracing::warn!("consumer error: {e}");
+                    if total > 0 {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let (topic, partition) = (msg.topic(), msg.partition());
+            let idx = match batches
+                .iter()
+                .position(|(tp, _)| *tp.topic == *topic && tp.partition == partition)
+            {
+                Some(i) => i,
+                None => {
+                    batches.push((TopicPartition::new(topic, partition), RawBatch::with_capacity(1024, 1 << 20)));
+                    batches.len() - 1
+                }
+            };
+            let ts = msg.timestamp().to_millis();
+            let (key, value) = (msg.key(), msg.payload());
+            batches[idx].1.push(msg.offset(), ts, key, value);
+            total += 1;
+            bytes += key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len);
+            if total >= self.config.max_batch_records || bytes >= self.config.max_batch_bytes || Instant::now() >= deadline {
+                break;
+            }
+        }
+        Ok(batches)
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.consumer.context().failure.lock().ok().and_then(|f| f.clone())
+    }
+
+    /// Commits next offsets to the group asynchronously (for lag monitoring only).
+    pub fn commit_offsets(&self, offsets: &[(TopicPartition, i64)]) {
+        if offsets.is_empty() {
+            return;
+        }
+        if let Err(e) = self.consumer.commit(&tpl_of(offsets), CommitMode::Async) {
+            tracing::debug!("committing consumer offsets failed: {e}");
+        }
+    }
+
+    /// Moves a partition we own to `offset` (after a takeover race re-read storage).
+    pub fn seek(&self, tp: &TopicPartition, offset: i64) -> Result<(), SourceError> {
+        self.consumer
+            .seek(&tp.topic, tp.partition, Offset::Offset(offset), Duration::from_secs(10))
+            .map_err(SourceError::from)
+    }
+
+    /// Stops fetching a partition (while it is being recovered again).
+    pub fn pause(&self, tp: &TopicPartition) -> Result<(), SourceError> {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(&tp.topic, tp.partition);
+        self.consumer.pause(&tpl).map_err(SourceError::from)
+    }
+
+    pub fn resume(&self, tp: &TopicPartition) -> Result<(), SourceError> {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(&tp.topic, tp.partition);
+        self.consumer.resume(&tpl).map_err(SourceError::from)
+    }
+
+    /// The partitions currently assigned to this consumer.
+    pub fn assignment(&self) -> HashSet<TopicPartition> {
+        self.consumer
+            .assignment()
+            .map(|tpl| tps_of(&tpl).into_iter().collect())
+            .unwrap_or_default()
+    }
+
+    /// The ordered shutdown: leave the group (the revoke callback finishes our partitions),
+    /// then drop the consumer on a helper thread with a deadline, because dropping a
+    /// librdkafka consumer can hang (rust-rdkafka #453, #509).
+    pub fn shutdown(self, deadline: Duration) {
+        self.consumer.unsubscribe();
+        let until = Instant::now() + deadline;
+        while Instant::now() < until && !self.assignment().is_empty() {
+            let _ = self.consumer.poll(Duration::from_millis(100));
+        }
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let consumer = self.consumer;
+        std::thread::spawn(move || {
+            drop(consumer);
+            let _ = done_tx.send(());
+        });
+        if done_rx.recv_timeout(until.saturating_duration_since(Instant::now()) + Duration::from_secs(5)).is_err() {
+            tracing::warn!("the Kafka consumer did not close in time; leaving it to process exit");
+        }
+    }
+}

@@ -1,12 +1,261 @@
-//! Standalone mode: runs the loaded connectors until interrupted.
+//! Standalone mode: runs the loaded connectors in this process until SIGINT/SIGTERM.
+//!
+//! Each task is a Kafka consumer on its own thread (rebalance callbacks run there) feeding a
+//! task loop on the shared async runtime through a bounded channel; the channel's bound is
+//! the back-pressure from storage to Kafka.
 
-use anyhow::Result;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-pub fn run(connectors: Vec<lakesink_config::Loaded>) -> Result<()> {
+use anyhow::{Context, Result, anyhow};
+use lakesink_config::{Loaded, SinkConfig, TopicSelection};
+use lakesink_record::TopicPartition;
+use lakesink_sink::SinkSettings;
+use lakesink_sink::task::{SharedStatus, TaskEvent, TaskStatus, run_task};
+use lakesink_source::{Assigned, KafkaSource, PartitionHandler, SourceConfig, StartAt};
+use lakesink_storage::Store;
+use tokio::sync::{mpsc, oneshot};
+
+/// Batches in flight between a consumer thread and its task loop.
+const CHANNEL_BATCHES: usize = 8;
+
+pub fn run(connectors: Vec<Loaded>) -> Result<()> {
     for c in &connectors {
         for w in &c.warnings {
             tracing::warn!(connector = %c.config.name, "{w}");
         }
     }
-    anyhow::bail!("the sink runtime is not built yet")
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("lakesink-io")
+        .build()
+        .context("starting the async runtime")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    runtime.spawn(wait_for_signal(stop.clone()));
+
+    let mut threads = Vec::new();
+    for loaded in connectors {
+        let config = Arc::new(loaded.config);
+        let store = {
+            let _guard = runtime.enter();
+            Store::open(&config.store_url, config.hadoop_conf_dir.as_deref())
+                .with_context(|| format!("connector {}: opening {}", config.name, config.store_url))?
+        };
+        tracing::info!(connector = %config.name, store = %store.url(), tasks = config.tasks_max, "starting connector");
+        for task_id in 0..config.tasks_max {
+            let owner = format!("{}:{}:{}:task-{task_id}", hostname(), std::process::id(), config.name);
+            let settings = Arc::new(SinkSettings::from_config(&config, store.clone(), owner));
+            let (config, stop, handle) = (config.clone(), stop.clone(), runtime.handle().clone());
+            let name = format!("{}-task-{task_id}", config.name);
+            let thread = std::thread::Builder::new()
+                .name(name.clone())
+                .spawn(move || run_consumer(&config, task_id, settings, handle, stop))
+                .context("starting a task thread")?;
+            threads.push((name, thread));
+        }
+    }
+    let mut first_error = None;
+    for (name, thread) in threads {
+        match thread.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(task = %name, "{e:#}");
+                // One failed task stops the process, so a supervisor restarts it visibly.
+                stop.store(true, Ordering::SeqCst);
+                first_error.get_or_insert(e.context(format!("task {name} failed")));
+            }
+            Err(_) => {
+                stop.store(true, Ordering::SeqCst);
+                first_error.get_or_insert(anyhow!("task {name} panicked"));
+            }
+        }
+    }
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    match first_error {
+        Some(e) => Err(e),
+        None => {
+            tracing::info!("stopped");
+            Ok(())
+        }
+    }
+}
+
+async fn wait_for_signal(stop: Arc<AtomicBool>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            tracing::warn!("cannot install signal handlers; stop with SIGKILL");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("stopping: committing open files");
+    stop.store(true, Ordering::SeqCst);
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+/// The sink's answers to the consumer's rebalance callbacks, relayed to the task loop.
+struct Handler {
+    events: mpsc::Sender<TaskEvent>,
+}
+
+impl PartitionHandler for Handler {
+    fn assigned(&self, partitions: &[Assigned]) -> Result<Vec<StartAt>, String> {
+        let (reply, answer) = oneshot::channel();
+        let request = TaskEvent::Open {
+            partitions: partitions.iter().map(|a| (a.tp.clone(), a.low_watermark)).collect(),
+            reply,
+        };
+        self.events.blocking_send(request).map_err(|_| "the task loop has stopped".to_string())?;
+        let starts = answer.blocking_recv().map_err(|_| "the task loop has stopped".to_string())??;
+        Ok(starts
+            .into_iter()
+            .map(|s| s.map_or(StartAt::Committed, StartAt::Offset))
+            .collect())
+    }
+
+    fn revoked(&self, partitions: &[TopicPartition], _lost: bool) -> Vec<(TopicPartition, i64)> {
+        // Committing even when the partitions are lost is safe: the commit protocol fences
+        // this worker if the new owner has already taken over.
+        let (reply, answer) = oneshot::channel();
+        let request = TaskEvent::Close {
+            partitions: partitions.to_vec(),
+            reply,
+        };
+        if self.events.blocking_send(request).is_err() {
+            return Vec::new();
+        }
+        answer.blocking_recv().unwrap_or_default()
+    }
+}
+
+fn source_config(config: &SinkConfig, task_id: usize) -> SourceConfig {
+    let subscription = match &config.topics {
+        TopicSelection::List(topics) => topics.clone(),
+        // librdkafka subscribes by regex when the name starts with '^'; Connect's
+        // topics.regex matches whole names.
+        TopicSelection::Regex(r) => vec![format!("^(?:{})$", r.trim_start_matches('^').trim_end_matches('$'))],
+    };
+    SourceConfig {
+        bootstrap_servers: config.bootstrap_servers.clone(),
+        group_id: config.group_id(),
+        client_id: format!("connector-consumer-{}-{task_id}", config.name),
+        subscription,
+        settings: config.consumer.clone(),
+        max_batch_records: 50_000,
+        max_batch_bytes: 32 << 20,
+    }
+}
+
+fn take_status(status: &SharedStatus) -> (Vec<(TopicPartition, i64)>, Vec<(TopicPartition, Instant)>, Option<String>) {
+    let mut s = match status.lock() {
+        Ok(s) => s,
+        Err(p) => p.into_inner(),
+    };
+    (std::mem::take(&mut s.committed), std::mem::take(&mut s.reopen), s.failure.clone())
+}
+
+fn run_consumer(
+    config: &SinkConfig,
+    task_id: usize,
+    settings: Arc<SinkSettings>,
+    runtime: tokio::runtime::Handle,
+    stop: Arc<AtomicBool>,
+) -> Result<()> {
+    let (events, receiver) = mpsc::channel(CHANNEL_BATCHES);
+    let status: SharedStatus = Arc::new(Mutex::new(TaskStatus::default()));
+    let shutdown_ms = settings.shutdown_timeout_ms;
+    let task = runtime.spawn(run_task(settings, receiver, status.clone()));
+    let handler = Arc::new(Handler { events: events.clone() });
+    let source = KafkaSource::new(source_config(config, task_id), handler).context("creating the Kafka consumer")?;
+    let mut reopen: HashMap<TopicPartition, Instant> = HashMap::new();
+    let mut result = Ok(());
+    while !stop.load(Ordering::SeqCst) {
+        let batches = match source.poll_batches(Duration::from_millis(200)) {
+            Ok(b) => b,
+            Err(e) => {
+                result = Err(anyhow!(e));
+                break;
+            }
+        };
+        if !batches.is_empty() && events.blocking_send(TaskEvent::Records(batches)).is_err() {
+            result = Err(anyhow!("the task loop stopped unexpectedly"));
+            break;
+        }
+        let (committed, more_reopen, failure) = take_status(&status);
+        source.commit_offsets(&committed);
+        if let Some(f) = failure {
+            result = Err(anyhow!(f));
+            break;
+        }
+        for (tp, when) in more_reopen {
+            if source.pause(&tp).is_ok() {
+                reopen.insert(tp, when);
+            }
+        }
+        let due: Vec<TopicPartition> = reopen.iter().filter(|(_, w)| Instant::now() >= **w).map(|(tp, _)| tp.clone()).collect();
+        for tp in due {
+            reopen.remove(&tp);
+            if !source.assignment().contains(&tp) {
+                continue; // revoked meanwhile: nothing to take back
+            }
+            tracing::info!(%tp, "recovering the partition again");
+            let (reply, answer) = oneshot::channel();
+            let request = TaskEvent::Open {
+                partitions: vec![(tp.clone(), None)],
+                reply,
+            };
+            if events.blocking_send(request).is_err() {
+                break;
+            }
+            match answer.blocking_recv() {
+                Ok(Ok(starts)) => {
+                    if let Some(Some(offset)) = starts.first()
+                        && let Err(e) = source.seek(&tp, *offset)
+                    {
+                        tracing::warn!(%tp, "seek to {offset} failed: {e}; retrying");
+                        reopen.insert(tp.clone(), Instant::now() + Duration::from_secs(1));
+                        continue;
+                    }
+                    let _ = source.resume(&tp);
+                }
+                Ok(Err(e)) => {
+                    result = Err(anyhow!(e));
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        if result.is_err() {
+            break;
+        }
+    }
+    // Leaving the group revokes our partitions; the revoke callback commits what is open.
+    source.shutdown(Duration::from_millis(shutdown_ms.max(1000) + 10_000));
+    let (reply, answer) = oneshot::channel();
+    if events.blocking_send(TaskEvent::Shutdown { reply }).is_ok() {
+        let _ = answer.blocking_recv();
+    }
+    drop(events);
+    let _ = runtime.block_on(async { tokio::time::timeout(Duration::from_secs(5), task).await });
+    if result.is_ok()
+        && let (_, _, Some(f)) = take_status(&status)
+    {
+        result = Err(anyhow!(f));
+    }
+    result
 }
