@@ -29,7 +29,9 @@ const TAKEOVER_ATTEMPTS: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
-    #[error("{tp}: fenced: another owner ({by}) committed to this partition; this worker stops writing it")]
+    #[error(
+        "{tp}: fenced: another owner ({by}) committed to this partition; this worker stops writing it"
+    )]
     Fenced { tp: String, by: String },
     #[error("{tp}: storage error: {source}")]
     Storage {
@@ -37,7 +39,9 @@ pub enum CommitError {
         #[source]
         source: StorageError,
     },
-    #[error("{tp}: commit record {path} names temp file {temp}, which is gone, and its final file {final_path} does not exist: the files of this commit were removed from outside Lakesink")]
+    #[error(
+        "{tp}: commit record {path} names temp file {temp}, which is gone, and its final file {final_path} does not exist: the files of this commit were removed from outside Lakesink"
+    )]
     MissingFile {
         tp: String,
         path: String,
@@ -69,7 +73,12 @@ impl Layout {
     /// `<topics.dir>/+tmp/<topic>/<partition>`: temp files of a partition. "+tmp" is not a
     /// valid topic name, so it never clashes with data (the Confluent sink's choice).
     pub fn tmp_dir(&self, tp: &TopicPartition) -> String {
-        lakesink_storage::join(&[&self.topics_dir, "+tmp", &tp.topic, &tp.partition.to_string()])
+        lakesink_storage::join(&[
+            &self.topics_dir,
+            "+tmp",
+            &tp.topic,
+            &tp.partition.to_string(),
+        ])
     }
 
     /// `<topics.dir>/<encoded partition>/<topic>+<p>+<start>+<end><ext>`, the Confluent name
@@ -255,7 +264,12 @@ impl PartitionLog {
     }
 
     /// Renames the temp files of a published record that are still in place.
-    async fn finish_renames(&self, dir: &str, seq: u64, record: &CommitRecord) -> Result<usize, CommitError> {
+    async fn finish_renames(
+        &self,
+        dir: &str,
+        seq: u64,
+        record: &CommitRecord,
+    ) -> Result<usize, CommitError> {
         let mut done = 0;
         for f in &record.files {
             match self
@@ -282,7 +296,10 @@ impl PartitionLog {
     /// After a damaged record was skipped, its files may be committed already: look for
     /// committed files of this partition past the recovered offset in the directories the
     /// partition has written to, and resume after them. Runs only in that rare case.
-    async fn skip_committed_beyond(&self, record: &CommitRecord) -> Result<Option<i64>, CommitError> {
+    async fn skip_committed_beyond(
+        &self,
+        record: &CommitRecord,
+    ) -> Result<Option<i64>, CommitError> {
         let mut next = record.next_offset;
         let mut dirs: Vec<String> = record
             .files
@@ -321,10 +338,21 @@ impl PartitionLog {
             &format!(".{seq:020}.{}.pending", uuid::Uuid::new_v4().simple()),
         ]);
         let target = lakesink_storage::join(&[&dir, &seq_name(seq)]);
-        self.store
+        match self
+            .store
             .write_new(&pending, Bytes::from(record.encode()))
             .await
-            .map_err(|e| self.err(e))?;
+        {
+            Ok(()) => {}
+            // Deleted while being written: a new owner cleaned up after taking over.
+            Err(e) if e.is_not_found() => {
+                return Err(CommitError::Fenced {
+                    tp: self.tp.to_string(),
+                    by: "a new owner that removed this worker's pending commit record".into(),
+                });
+            }
+            Err(e) => return Err(self.err(e)),
+        }
         failpoint("before-publish");
         let outcome = self
             .store
@@ -350,7 +378,12 @@ impl PartitionLog {
         }
         // A record below the newest one is ignored by every reader; if ours is, we lost.
         let entries = self.store.list(&dir).await.map_err(|e| self.err(e))?;
-        if let Some(newer) = entries.iter().filter_map(|e| parse_seq(&e.name)).filter(|s| *s > seq).max() {
+        if let Some(newer) = entries
+            .iter()
+            .filter_map(|e| parse_seq(&e.name))
+            .filter(|s| *s > seq)
+            .max()
+        {
             let newer_path = lakesink_storage::join(&[&dir, &seq_name(newer)]);
             let _ = self.store.delete(&target).await;
             return Err(CommitError::Fenced {
@@ -363,7 +396,13 @@ impl PartitionLog {
     }
 
     async fn describe_owner(&self, path: &str) -> String {
-        match self.store.read(path).await.ok().and_then(|b| CommitRecord::decode(&b).ok()) {
+        match self
+            .store
+            .read(path)
+            .await
+            .ok()
+            .and_then(|b| CommitRecord::decode(&b).ok())
+        {
             Some(r) => format!("{} epoch {}", r.owner, r.epoch),
             None => format!("the writer of {path}"),
         }
@@ -389,7 +428,10 @@ impl PartitionLog {
         let dir = self.layout.log_dir(&self.tp);
         for e in self.store.list(&dir).await.map_err(|e| self.err(e))? {
             if e.name.ends_with(".pending") {
-                let _ = self.store.delete(&lakesink_storage::join(&[&dir, &e.name])).await;
+                let _ = self
+                    .store
+                    .delete(&lakesink_storage::join(&[&dir, &e.name]))
+                    .await;
             }
         }
         Ok(deleted)
@@ -401,10 +443,15 @@ impl PartitionLog {
             return;
         }
         let dir = self.layout.log_dir(&self.tp);
-        let Ok(entries) = self.store.list(&dir).await else { return };
+        let Ok(entries) = self.store.list(&dir).await else {
+            return;
+        };
         for seq in entries.iter().filter_map(|e| parse_seq(&e.name)) {
             if seq + RETAINED_RECORDS <= self.last_seq {
-                let _ = self.store.delete(&lakesink_storage::join(&[&dir, &seq_name(seq)])).await;
+                let _ = self
+                    .store
+                    .delete(&lakesink_storage::join(&[&dir, &seq_name(seq)]))
+                    .await;
             }
         }
     }
@@ -430,14 +477,22 @@ impl PartitionLog {
     pub fn new_temp_path(&self, extension: &str) -> String {
         lakesink_storage::join(&[
             &self.layout.tmp_dir(&self.tp),
-            &format!("{}-{}_tmp{extension}", self.epoch, uuid::Uuid::new_v4().simple()),
+            &format!(
+                "{}-{}_tmp{extension}",
+                self.epoch,
+                uuid::Uuid::new_v4().simple()
+            ),
         ])
     }
 
     /// Commits closed temp files and the next offset atomically: after this returns, every
     /// file is at its final name; after a crash at any point, recovery yields either all of
     /// them or none (and then the records are consumed again).
-    pub async fn commit(&mut self, files: Vec<FileCommit>, next_offset: i64) -> Result<(), CommitError> {
+    pub async fn commit(
+        &mut self,
+        files: Vec<FileCommit>,
+        next_offset: i64,
+    ) -> Result<(), CommitError> {
         failpoint("before-commit");
         let record = CommitRecord {
             kind: RecordKind::Files,
@@ -452,7 +507,7 @@ impl PartitionLog {
         let dir = self.layout.log_dir(&self.tp);
         self.finish_renames(&dir, self.last_seq, &record).await?;
         self.next_offset = Some(next_offset);
-        if self.last_seq % RETAINED_RECORDS == 0 {
+        if self.last_seq.is_multiple_of(RETAINED_RECORDS) {
             self.prune().await;
         }
         Ok(())
@@ -486,7 +541,7 @@ pub fn failpoint(name: &str) {
         && n == name
     {
         let roll = uuid::Uuid::new_v4().as_u128() as u64;
-        if roll % every == 0 {
+        if roll.is_multiple_of(*every) {
             eprintln!("lakesink: failpoint {name} reached: exiting abruptly");
             std::process::abort();
         }

@@ -70,14 +70,19 @@ impl CommitRecord {
         if version != VERSION.to_string() {
             return Err(format!("unsupported commit record version {version}"));
         }
-        let len: usize = len.parse().map_err(|_| format!("bad length in '{header}'"))?;
+        let len: usize = len
+            .parse()
+            .map_err(|_| format!("bad length in '{header}'"))?;
         let body = bytes
             .get(nl + 1..nl + 1 + len)
             .ok_or_else(|| format!("truncated: body shorter than {len} bytes"))?;
-        let expected = u32::from_str_radix(crc, 16).map_err(|_| format!("bad checksum field '{crc}'"))?;
+        let expected =
+            u32::from_str_radix(crc, 16).map_err(|_| format!("bad checksum field '{crc}'"))?;
         let actual = crc32fast::hash(body);
         if actual != expected {
-            return Err(format!("checksum mismatch (stored {expected:08x}, computed {actual:08x})"));
+            return Err(format!(
+                "checksum mismatch (stored {expected:08x}, computed {actual:08x})"
+            ));
         }
         serde_json::from_slice(body).map_err(|e| format!("invalid body: {e}"))
     }
@@ -115,7 +120,10 @@ mod tests {
     fn damage_is_detected() {
         let bytes = sample().encode();
         for cut in [0, 5, bytes.len() / 2, bytes.len() - 3] {
-            assert!(CommitRecord::decode(&bytes[..cut]).is_err(), "truncated at {cut}");
+            assert!(
+                CommitRecord::decode(&bytes[..cut]).is_err(),
+                "truncated at {cut}"
+            );
         }
         let mut flipped = bytes.clone();
         let i = bytes.len() - 10;

@@ -17,13 +17,18 @@ fn tp() -> TopicPartition {
 
 async fn temp_file(store: &Store, log: &PartitionLog, content: &'static [u8]) -> String {
     let path = log.new_temp_path(".json");
-    store.write_new(&path, Bytes::from_static(content)).await.unwrap();
+    store
+        .write_new(&path, Bytes::from_static(content))
+        .await
+        .unwrap();
     path
 }
 
 fn file(log: &PartitionLog, temp: String, start: i64, end: i64) -> FileCommit {
     FileCommit {
-        path: log.layout().committed_path(log.tp(), "orders/partition=2", start, end, ".json"),
+        path: log
+            .layout()
+            .committed_path(log.tp(), "orders/partition=2", start, end, ".json"),
         temp,
         start_offset: start,
         end_offset: end,
@@ -53,7 +58,9 @@ fn names() {
 #[tokio::test]
 async fn commit_then_recover_on_another_owner() {
     let (_d, store, layout) = setup();
-    let (mut a, rec) = PartitionLog::open(store.clone(), layout.clone(), tp(), "a".into()).await.unwrap();
+    let (mut a, rec) = PartitionLog::open(store.clone(), layout.clone(), tp(), "a".into())
+        .await
+        .unwrap();
     assert_eq!(rec.next_offset, None);
     assert_eq!(rec.epoch, 1);
     let t1 = temp_file(&store, &a, b"1\n").await;
@@ -67,7 +74,9 @@ async fn commit_then_recover_on_another_owner() {
     }
     assert!(!store.exists(&t1).await.unwrap());
 
-    let (b, rec) = PartitionLog::open(store.clone(), layout, tp(), "b".into()).await.unwrap();
+    let (b, rec) = PartitionLog::open(store.clone(), layout, tp(), "b".into())
+        .await
+        .unwrap();
     assert_eq!(rec.next_offset, Some(20));
     assert_eq!(rec.epoch, 2);
     assert_eq!(rec.renames_finished, 0);
@@ -77,7 +86,9 @@ async fn commit_then_recover_on_another_owner() {
 #[tokio::test]
 async fn crash_after_publish_is_finished_by_recovery() {
     let (_d, store, layout) = setup();
-    let (mut a, _) = PartitionLog::open(store.clone(), layout.clone(), tp(), "a".into()).await.unwrap();
+    let (mut a, _) = PartitionLog::open(store.clone(), layout.clone(), tp(), "a".into())
+        .await
+        .unwrap();
     let t = temp_file(&store, &a, b"x\n").await;
     let f = file(&a, t.clone(), 0, 4);
     let final_path = f.path.clone();
@@ -93,7 +104,9 @@ async fn crash_after_publish_is_finished_by_recovery() {
     a.publish(&record).await.unwrap();
     assert!(!store.exists(&final_path).await.unwrap());
 
-    let (_b, rec) = PartitionLog::open(store.clone(), layout, tp(), "b".into()).await.unwrap();
+    let (_b, rec) = PartitionLog::open(store.clone(), layout, tp(), "b".into())
+        .await
+        .unwrap();
     assert_eq!(rec.next_offset, Some(5));
     assert_eq!(rec.renames_finished, 1);
     assert!(store.exists(&final_path).await.unwrap());
@@ -103,15 +116,23 @@ async fn crash_after_publish_is_finished_by_recovery() {
 #[tokio::test]
 async fn crash_before_publish_leaves_nothing_committed() {
     let (_d, store, layout) = setup();
-    let (mut a, _) = PartitionLog::open(store.clone(), layout.clone(), tp(), "a".into()).await.unwrap();
+    let (mut a, _) = PartitionLog::open(store.clone(), layout.clone(), tp(), "a".into())
+        .await
+        .unwrap();
     let t0 = temp_file(&store, &a, b"0\n").await;
     a.commit(vec![file(&a, t0, 0, 0)], 1).await.unwrap();
     // Closed temp file and a pending record that was never published.
     let t = temp_file(&store, &a, b"y\n").await;
-    let pending = lakesink_storage::join(&[&layout.log_dir(&tp()), ".00000000000000000009.x.pending"]);
-    store.write_new(&pending, Bytes::from_static(b"junk")).await.unwrap();
+    let pending =
+        lakesink_storage::join(&[&layout.log_dir(&tp()), ".00000000000000000009.x.pending"]);
+    store
+        .write_new(&pending, Bytes::from_static(b"junk"))
+        .await
+        .unwrap();
 
-    let (_b, rec) = PartitionLog::open(store.clone(), layout, tp(), "b".into()).await.unwrap();
+    let (_b, rec) = PartitionLog::open(store.clone(), layout, tp(), "b".into())
+        .await
+        .unwrap();
     assert_eq!(rec.next_offset, Some(1));
     assert_eq!(rec.orphans_deleted, 1);
     assert!(!store.exists(&t).await.unwrap());
@@ -121,38 +142,60 @@ async fn crash_before_publish_leaves_nothing_committed() {
 #[tokio::test]
 async fn a_stale_owner_is_fenced() {
     let (_d, store, layout) = setup();
-    let (mut a, _) = PartitionLog::open(store.clone(), layout.clone(), tp(), "worker-a".into()).await.unwrap();
+    let (mut a, _) = PartitionLog::open(store.clone(), layout.clone(), tp(), "worker-a".into())
+        .await
+        .unwrap();
     let ta = temp_file(&store, &a, b"a\n").await;
     let fa = file(&a, ta, 0, 9);
     let fa_final = fa.path.clone();
     // B takes over while A is stalled with a closed temp file.
-    let (mut b, rec) = PartitionLog::open(store.clone(), layout.clone(), tp(), "worker-b".into()).await.unwrap();
+    let (mut b, rec) = PartitionLog::open(store.clone(), layout.clone(), tp(), "worker-b".into())
+        .await
+        .unwrap();
     assert_eq!(rec.next_offset, None);
     let err = a.commit(vec![fa], 10).await.unwrap_err();
     match &err {
         CommitError::Fenced { by, .. } => assert!(by.contains("worker-b"), "{err}"),
         other => panic!("expected Fenced, got {other}"),
     }
-    assert!(!store.exists(&fa_final).await.unwrap(), "a fenced commit publishes nothing");
+    assert!(
+        !store.exists(&fa_final).await.unwrap(),
+        "a fenced commit publishes nothing"
+    );
     let tb = temp_file(&store, &b, b"b\n").await;
     b.commit(vec![file(&b, tb, 0, 9)], 10).await.unwrap();
     // A stays fenced on every further attempt.
-    assert!(matches!(a.advance(11).await, Err(CommitError::Fenced { .. })));
-    let (_c, rec) = PartitionLog::open(store, layout, tp(), "worker-c".into()).await.unwrap();
+    assert!(matches!(
+        a.advance(11).await,
+        Err(CommitError::Fenced { .. })
+    ));
+    let (_c, rec) = PartitionLog::open(store, layout, tp(), "worker-c".into())
+        .await
+        .unwrap();
     assert_eq!(rec.next_offset, Some(10));
 }
 
 #[tokio::test]
 async fn a_damaged_record_falls_back_and_skips_committed_files() {
     let (_d, store, layout) = setup();
-    let (mut a, _) = PartitionLog::open(store.clone(), layout.clone(), tp(), "a".into()).await.unwrap();
+    let (mut a, _) = PartitionLog::open(store.clone(), layout.clone(), tp(), "a".into())
+        .await
+        .unwrap();
     let t = temp_file(&store, &a, b"1\n").await;
     a.commit(vec![file(&a, t, 0, 9)], 10).await.unwrap();
     let t = temp_file(&store, &a, b"2\n").await;
     a.commit(vec![file(&a, t, 10, 19)], 20).await.unwrap();
     // Damage the newest record (bit rot, a bad copy by hand, ...).
     let dir = layout.log_dir(&tp());
-    let newest = store.list(&dir).await.unwrap().into_iter().filter(|e| e.name.ends_with(".commit")).map(|e| e.name).max().unwrap();
+    let newest = store
+        .list(&dir)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.name.ends_with(".commit"))
+        .map(|e| e.name)
+        .max()
+        .unwrap();
     let path = lakesink_storage::join(&[&dir, &newest]);
     let mut bytes = store.read(&path).await.unwrap().to_vec();
     let n = bytes.len();
@@ -160,15 +203,23 @@ async fn a_damaged_record_falls_back_and_skips_committed_files() {
     store.delete(&path).await.unwrap();
     store.write_new(&path, Bytes::from(bytes)).await.unwrap();
 
-    let (_b, rec) = PartitionLog::open(store, layout, tp(), "b".into()).await.unwrap();
+    let (_b, rec) = PartitionLog::open(store, layout, tp(), "b".into())
+        .await
+        .unwrap();
     assert_eq!(rec.corrupt_records, 1);
-    assert_eq!(rec.next_offset, Some(20), "the file of the damaged record is found and skipped");
+    assert_eq!(
+        rec.next_offset,
+        Some(20),
+        "the file of the damaged record is found and skipped"
+    );
 }
 
 #[tokio::test]
 async fn old_records_are_pruned() {
     let (_d, store, layout) = setup();
-    let (mut a, _) = PartitionLog::open(store.clone(), layout.clone(), tp(), "a".into()).await.unwrap();
+    let (mut a, _) = PartitionLog::open(store.clone(), layout.clone(), tp(), "a".into())
+        .await
+        .unwrap();
     for i in 0..40 {
         a.advance(i + 1).await.unwrap();
     }
@@ -179,7 +230,12 @@ async fn old_records_are_pruned() {
         .into_iter()
         .filter(|e| e.name.ends_with(".commit"))
         .count();
-    assert!(records <= (2 * RETAINED_RECORDS) as usize, "{records} records kept");
-    let (_b, rec) = PartitionLog::open(store, layout, tp(), "b".into()).await.unwrap();
+    assert!(
+        records <= (2 * RETAINED_RECORDS) as usize,
+        "{records} records kept"
+    );
+    let (_b, rec) = PartitionLog::open(store, layout, tp(), "b".into())
+        .await
+        .unwrap();
     assert_eq!(rec.next_offset, Some(40));
 }

@@ -138,4 +138,3 @@ mod tests {
         assert_eq!(decimal_bytes(i128::MIN, &mut buf).len(), 16);
     }
 }
-

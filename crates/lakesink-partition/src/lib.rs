@@ -43,6 +43,12 @@ mod tests {
     #[test]
     fn default_layout() {
         let s = Partitioner::Default.partition(&TopicPartition::new("orders", 7), 3);
-        assert_eq!(s, vec![Slice { dir: "orders/partition=7".into(), rows: None }]);
+        assert_eq!(
+            s,
+            vec![Slice {
+                dir: "orders/partition=7".into(),
+                rows: None
+            }]
+        );
     }
 }

@@ -86,7 +86,9 @@ pub enum SinkError {
     /// A record cannot be converted: with `errors.tolerance=none` the task stops.
     #[error(transparent)]
     Convert(#[from] ConvertError),
-    #[error("{tp}: fenced by {by}: another worker owns this partition now; this worker stops writing it")]
+    #[error(
+        "{tp}: fenced by {by}: another worker owns this partition now; this worker stops writing it"
+    )]
     Fenced { tp: String, by: String },
     #[error(transparent)]
     Commit(CommitError),

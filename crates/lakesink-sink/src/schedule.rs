@@ -58,11 +58,20 @@ mod tests {
     fn slots_align_to_local_midnight() {
         let utc = parse_timezone("UTC").unwrap();
         let hour = 3_600_000;
-        assert_eq!(next_scheduled_rotation(ms("2024-03-01T10:15:00Z"), hour, utc), ms("2024-03-01T11:00:00Z"));
+        assert_eq!(
+            next_scheduled_rotation(ms("2024-03-01T10:15:00Z"), hour, utc),
+            ms("2024-03-01T11:00:00Z")
+        );
         // 7-hour slots: 00, 07, 14, 21, then cut at midnight.
-        assert_eq!(next_scheduled_rotation(ms("2024-03-01T22:00:00Z"), 7 * hour, utc), ms("2024-03-02T00:00:00Z"));
+        assert_eq!(
+            next_scheduled_rotation(ms("2024-03-01T22:00:00Z"), 7 * hour, utc),
+            ms("2024-03-02T00:00:00Z")
+        );
         let india = parse_timezone("+05:30").unwrap();
-        assert_eq!(next_scheduled_rotation(ms("2024-03-01T10:15:00Z"), hour, india), ms("2024-03-01T10:30:00Z"));
+        assert_eq!(
+            next_scheduled_rotation(ms("2024-03-01T10:15:00Z"), hour, india),
+            ms("2024-03-01T10:30:00Z")
+        );
     }
 
     #[test]
@@ -71,14 +80,26 @@ mod tests {
         let hour = 3_600_000;
         // 2024-03-10: clocks jump 02:00 -> 03:00 EST->EDT; the day has 23 hours.
         // Slots count from local midnight (05:00Z): 01:30 EST is 06:30Z -> next slot 07:00Z.
-        assert_eq!(next_scheduled_rotation(ms("2024-03-10T06:30:00Z"), hour, ny), ms("2024-03-10T07:00:00Z"));
+        assert_eq!(
+            next_scheduled_rotation(ms("2024-03-10T06:30:00Z"), hour, ny),
+            ms("2024-03-10T07:00:00Z")
+        );
         // A daily interval ends at the next local midnight (04:00Z in EDT), not 24 h later.
-        assert_eq!(next_scheduled_rotation(ms("2024-03-10T12:00:00Z"), 24 * hour, ny), ms("2024-03-11T04:00:00Z"));
+        assert_eq!(
+            next_scheduled_rotation(ms("2024-03-10T12:00:00Z"), 24 * hour, ny),
+            ms("2024-03-11T04:00:00Z")
+        );
         let berlin = parse_timezone("Europe/Berlin").unwrap();
         // 2024-10-27: 03:00 CEST -> 02:00 CET, a 25-hour day starting 22:00Z the day before.
         // Slots measure elapsed time from local midnight (the anchor's arithmetic), so the
         // 24-hour slot ends at 23:00 local (22:00Z) and the next one at midnight (23:00Z).
-        assert_eq!(next_scheduled_rotation(ms("2024-10-27T12:00:00Z"), 24 * hour, berlin), ms("2024-10-27T22:00:00Z"));
-        assert_eq!(next_scheduled_rotation(ms("2024-10-27T22:30:00Z"), 24 * hour, berlin), ms("2024-10-27T23:00:00Z"));
+        assert_eq!(
+            next_scheduled_rotation(ms("2024-10-27T12:00:00Z"), 24 * hour, berlin),
+            ms("2024-10-27T22:00:00Z")
+        );
+        assert_eq!(
+            next_scheduled_rotation(ms("2024-10-27T22:30:00Z"), 24 * hour, berlin),
+            ms("2024-10-27T23:00:00Z")
+        );
     }
 }

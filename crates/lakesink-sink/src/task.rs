@@ -1,14 +1,17 @@
-//! The task loop: owns the partition writers of one task and serves the consumer thread's
-//! requests in order — records, partitions opened, partitions closed, shutdown — plus a
-//! one-second tick for wall-clock rotation.
+//! The task loop: serves the consumer thread's requests in order — records, partitions
+//! opened, partitions closed, shutdown — and runs each partition's writer as its own async
+//! task, so that partitions convert, write and commit concurrently (an HDFS file close
+//! waits for the DataNode's block report, hundreds of milliseconds on a stock cluster).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures::future::join_all;
 use lakesink_config::OffsetOutOfRange;
 use lakesink_record::{RawBatch, TopicPartition};
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 
 use crate::{PartitionWriter, SinkError, SinkSettings, now_ms};
 
@@ -27,16 +30,18 @@ pub enum TaskEvent {
         reply: oneshot::Sender<Vec<(TopicPartition, i64)>>,
     },
     /// Close everything and end the loop.
-    Shutdown { reply: oneshot::Sender<Vec<(TopicPartition, i64)>> },
+    Shutdown {
+        reply: oneshot::Sender<Vec<(TopicPartition, i64)>>,
+    },
 }
 
-/// What the task loop reports back to the consumer thread between requests.
+/// What the task reports back to the consumer thread between requests.
 #[derive(Debug, Default)]
 pub struct TaskStatus {
     /// Committed next offsets, to commit to the consumer group (lag monitoring).
     pub committed: Vec<(TopicPartition, i64)>,
     /// Partitions whose writer stopped (fenced or storage error): recover and seek them
-    /// again from `not_before` if this worker still owns them.
+    /// again from the given instant if this worker still owns them.
     pub reopen: Vec<(TopicPartition, Instant)>,
     /// Why the task must stop (a record that cannot be written under errors.tolerance=none).
     pub failure: Option<String>,
@@ -48,13 +53,8 @@ pub type SharedStatus = Arc<Mutex<TaskStatus>>;
 /// stale worker's consumer to notice it left the group, so two workers do not take turns.
 const FENCED_REOPEN_DELAY: Duration = Duration::from_secs(15);
 const OPEN_ATTEMPTS: u32 = 5;
-
-struct Task {
-    settings: Arc<SinkSettings>,
-    writers: HashMap<TopicPartition, PartitionWriter>,
-    status: SharedStatus,
-    failed: bool,
-}
+/// Batches queued per partition before the task loop waits for it.
+const PARTITION_QUEUE: usize = 4;
 
 fn with_status(status: &SharedStatus, f: impl FnOnce(&mut TaskStatus)) {
     match status.lock() {
@@ -63,204 +63,304 @@ fn with_status(status: &SharedStatus, f: impl FnOnce(&mut TaskStatus)) {
     }
 }
 
-impl Task {
-    fn report_committed(&self, tp: &TopicPartition, next: Option<i64>) {
-        if let Some(n) = next {
-            with_status(&self.status, |s| s.committed.push((tp.clone(), n)));
-        }
-    }
+enum PartitionCommand {
+    Write(RawBatch),
+    /// Commit what is open and end; reply with the committed next offset.
+    Close(oneshot::Sender<Option<i64>>),
+    /// End without committing.
+    Abandon,
+}
 
-    /// Handles a writer error: a bad record stops the task; anything else stops the
-    /// partition, which is recovered again later.
-    async fn writer_failed(&mut self, tp: &TopicPartition, err: SinkError) {
-        if let Some(w) = self.writers.remove(tp) {
-            w.abandon().await;
+struct PartitionHandle {
+    commands: mpsc::Sender<PartitionCommand>,
+    join: JoinHandle<()>,
+}
+
+/// Runs one partition's writer until it is closed, abandoned or fails.
+async fn run_partition(
+    mut writer: PartitionWriter,
+    mut commands: mpsc::Receiver<PartitionCommand>,
+    status: SharedStatus,
+    settings: Arc<SinkSettings>,
+) {
+    let tp = writer.tp().clone();
+    let report = |next: Option<i64>| {
+        if let Some(n) = next {
+            with_status(&status, |s| s.committed.push((tp.clone(), n)));
         }
-        if err.is_record_error() {
-            let message = format!("task stopped: {err}");
-            tracing::error!("{message}");
-            self.failed = true;
-            with_status(&self.status, |s| {
-                s.failure.get_or_insert(message);
-            });
-            return;
-        }
-        let delay = match &err {
-            SinkError::Fenced { .. } => {
-                tracing::error!(%tp, "{err}");
-                FENCED_REOPEN_DELAY
-            }
-            _ => {
-                tracing::warn!(%tp, "{err}; uncommitted records will be read again after {} ms", self.settings.retry_backoff_ms);
-                Duration::from_millis(self.settings.retry_backoff_ms)
-            }
+    };
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let result = loop {
+        let before = writer.committed_next();
+        let outcome = tokio::select! {
+            command = commands.recv() => match command {
+                Some(PartitionCommand::Write(batch)) => writer.write(batch).await,
+                Some(PartitionCommand::Close(reply)) => {
+                    let result = writer.close().await;
+                    match result {
+                        Ok(next) => {
+                            let _ = reply.send(next);
+                        }
+                        Err(e) => {
+                            tracing::warn!(%tp, "could not commit open files on close: {e}; they will be consumed again");
+                            let _ = reply.send(None);
+                        }
+                    }
+                    return;
+                }
+                Some(PartitionCommand::Abandon) | None => {
+                    writer.abandon().await;
+                    return;
+                }
+            },
+            _ = ticker.tick(), if settings.rotate_schedule.is_some() => writer.tick(now_ms()).await,
         };
-        with_status(&self.status, |s| s.reopen.push((tp.clone(), Instant::now() + delay)));
+        match outcome {
+            Ok(()) => {
+                let after = writer.committed_next();
+                if after != before {
+                    report(after);
+                }
+            }
+            Err(e) => break e,
+        }
+    };
+    writer.abandon().await;
+    if result.is_record_error() {
+        let message = format!("task stopped: {result}");
+        tracing::error!("{message}");
+        with_status(&status, |s| {
+            s.failure.get_or_insert(message);
+        });
+        return;
+    }
+    let delay = match &result {
+        SinkError::Fenced { .. } => {
+            tracing::error!(%tp, "{result}");
+            FENCED_REOPEN_DELAY
+        }
+        _ => {
+            tracing::warn!(%tp, "{result}; uncommitted records will be read again after {} ms", settings.retry_backoff_ms);
+            Duration::from_millis(settings.retry_backoff_ms)
+        }
+    };
+    with_status(&status, |s| {
+        s.reopen.push((tp.clone(), Instant::now() + delay))
+    });
+}
+
+struct Task {
+    settings: Arc<SinkSettings>,
+    partitions: HashMap<TopicPartition, PartitionHandle>,
+    status: SharedStatus,
+}
+
+impl Task {
+    fn failed(&self) -> bool {
+        self.status
+            .lock()
+            .map(|s| s.failure.is_some())
+            .unwrap_or(true)
     }
 
     async fn records(&mut self, batches: Vec<(TopicPartition, RawBatch)>) {
-        if self.failed {
+        if self.failed() {
             return;
         }
         for (tp, batch) in batches {
             // No writer: revoked, or stopped and waiting to be recovered; the records
             // will be consumed again from the recovered offset.
-            let Some(writer) = self.writers.get_mut(&tp) else { continue };
-            let before = writer.committed_next();
-            let result = writer.write(batch).await;
-            match result {
-                Ok(()) => {
-                    let after = writer.committed_next();
-                    if after != before {
-                        self.report_committed(&tp, after);
-                    }
-                }
-                Err(e) => {
-                    self.writer_failed(&tp, e).await;
-                    if self.failed {
-                        return;
-                    }
-                }
+            let Some(handle) = self.partitions.get(&tp) else {
+                continue;
+            };
+            if handle
+                .commands
+                .send(PartitionCommand::Write(batch))
+                .await
+                .is_err()
+            {
+                // The partition's writer ended after an error it has reported.
+                self.partitions.remove(&tp);
             }
         }
     }
 
-    async fn open_one(&mut self, tp: &TopicPartition, low_watermark: Option<i64>) -> Result<Option<i64>, String> {
-        let mut attempt = 0;
-        let (mut writer, recovery) = loop {
-            attempt += 1;
-            match PartitionWriter::open(self.settings.clone(), tp.clone()).await {
-                Ok(ok) => break ok,
-                Err(e) if attempt < OPEN_ATTEMPTS => {
-                    tracing::warn!(%tp, attempt, "recovery failed: {e}; retrying in {} ms", self.settings.retry_backoff_ms);
-                    tokio::time::sleep(Duration::from_millis(self.settings.retry_backoff_ms)).await;
-                }
-                Err(e) => return Err(format!("{tp}: recovery failed after {attempt} attempts: {e}")),
-            }
-        };
-        tracing::info!(
-            %tp,
-            next_offset = ?recovery.next_offset,
-            epoch = recovery.epoch,
-            renames_finished = recovery.renames_finished,
-            orphans_deleted = recovery.orphans_deleted,
-            corrupt_records = recovery.corrupt_records,
-            "partition recovered"
-        );
-        let mut start = recovery.next_offset;
-        if let (Some(next), Some(low)) = (start, low_watermark)
-            && next < low
-        {
-            match self.settings.offset_out_of_range {
-                OffsetOutOfRange::Earliest => {
-                    tracing::error!(
-                        %tp,
-                        "records at offsets {next}..{} were deleted by Kafka retention before they were written; continuing from offset {low} (lakesink.offset.out.of.range=earliest)",
-                        low - 1
-                    );
-                    writer.skip_to(low).await.map_err(|e| format!("{tp}: {e}"))?;
-                    start = Some(low);
-                }
-                OffsetOutOfRange::Fail => {
-                    return Err(format!(
-                        "{tp}: the next offset to write, {next}, was deleted by Kafka retention (oldest available: {low}); set lakesink.offset.out.of.range=earliest to continue from {low}"
-                    ));
-                }
-            }
-        }
-        self.report_committed(tp, start);
-        self.writers.insert(tp.clone(), writer);
-        Ok(start)
-    }
-
-    async fn open(&mut self, partitions: Vec<(TopicPartition, Option<i64>)>) -> Result<Vec<Option<i64>>, String> {
-        if self.failed {
+    async fn open(
+        &mut self,
+        partitions: Vec<(TopicPartition, Option<i64>)>,
+    ) -> Result<Vec<Option<i64>>, String> {
+        if self.failed() {
             return Err("the task has stopped after an error".into());
         }
+        for (tp, _) in &partitions {
+            if let Some(old) = self.partitions.remove(tp) {
+                let _ = old.commands.send(PartitionCommand::Abandon).await;
+                let _ = old.join.await;
+            }
+        }
+        // Recover concurrently: each recovery is a few round trips to the NameNode.
+        let settings = self.settings.clone();
+        let recovered = join_all(
+            partitions
+                .iter()
+                .map(|(tp, low)| open_one(settings.clone(), tp.clone(), *low)),
+        )
+        .await;
         let mut starts = Vec::with_capacity(partitions.len());
-        for (tp, low) in partitions {
-            if let Some(old) = self.writers.remove(&tp) {
-                old.abandon().await;
-            }
-            starts.push(self.open_one(&tp, low).await?);
-        }
-        Ok(starts)
-    }
-
-    async fn close(&mut self, partitions: &[TopicPartition], deadline: Instant) -> Vec<(TopicPartition, i64)> {
-        let mut committed = Vec::new();
-        for tp in partitions {
-            let Some(writer) = self.writers.remove(tp) else { continue };
-            if self.failed {
-                writer.abandon().await;
-                continue;
-            }
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(remaining, writer.close()).await {
-                Ok(Ok(Some(next))) => committed.push((tp.clone(), next)),
-                Ok(Ok(None)) => {}
-                Ok(Err(e)) => tracing::warn!(%tp, "could not commit open files on close: {e}; they will be consumed again"),
-                Err(_) => tracing::warn!(%tp, "committing open files on close took longer than shutdown.timeout.ms; they will be consumed again"),
-            }
-        }
-        committed
-    }
-
-    async fn tick(&mut self) {
-        if self.failed {
-            return;
-        }
-        let now = now_ms();
-        let tps: Vec<TopicPartition> = self.writers.keys().cloned().collect();
-        for tp in tps {
-            let Some(writer) = self.writers.get_mut(&tp) else { continue };
-            let before = writer.committed_next();
-            let result = writer.tick(now).await;
-            let after = writer.committed_next();
+        let mut first_error = None;
+        for result in recovered {
             match result {
-                Ok(()) if after != before => self.report_committed(&tp, after),
-                Ok(()) => {}
-                Err(e) => self.writer_failed(&tp, e).await,
+                Ok((writer, start)) => {
+                    let tp = writer.tp().clone();
+                    if let Some(n) = start {
+                        with_status(&self.status, |s| s.committed.push((tp.clone(), n)));
+                    }
+                    let (commands, receiver) = mpsc::channel(PARTITION_QUEUE);
+                    let join = tokio::spawn(run_partition(
+                        writer,
+                        receiver,
+                        self.status.clone(),
+                        self.settings.clone(),
+                    ));
+                    self.partitions
+                        .insert(tp, PartitionHandle { commands, join });
+                    starts.push(start);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
             }
         }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(starts),
+        }
+    }
+
+    async fn close(
+        &mut self,
+        partitions: &[TopicPartition],
+        deadline: Instant,
+    ) -> Vec<(TopicPartition, i64)> {
+        let mut waiting = Vec::new();
+        for tp in partitions {
+            let Some(handle) = self.partitions.remove(tp) else {
+                continue;
+            };
+            let (reply, answer) = oneshot::channel();
+            if handle
+                .commands
+                .send(PartitionCommand::Close(reply))
+                .await
+                .is_ok()
+            {
+                waiting.push((tp.clone(), answer, handle.join));
+            }
+        }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let results = join_all(waiting.into_iter().map(|(tp, answer, join)| async move {
+            match tokio::time::timeout(remaining, answer).await {
+                Ok(Ok(Some(next))) => Some((tp, next)),
+                Ok(_) => None,
+                Err(_) => {
+                    join.abort();
+                    tracing::warn!(%tp, "committing open files on close took longer than shutdown.timeout.ms; they will be consumed again");
+                    None
+                }
+            }
+        }))
+        .await;
+        results.into_iter().flatten().collect()
     }
 }
 
-/// Runs a task until it receives `Shutdown` (or its sender is dropped).
-pub async fn run_task(settings: Arc<SinkSettings>, mut events: mpsc::Receiver<TaskEvent>, status: SharedStatus) {
-    let mut task = Task {
-        settings,
-        writers: HashMap::new(),
-        status,
-        failed: false,
+/// Recovers one partition and applies the retention policy to where it starts.
+async fn open_one(
+    settings: Arc<SinkSettings>,
+    tp: TopicPartition,
+    low_watermark: Option<i64>,
+) -> Result<(PartitionWriter, Option<i64>), String> {
+    let mut attempt = 0;
+    let (mut writer, recovery) = loop {
+        attempt += 1;
+        match PartitionWriter::open(settings.clone(), tp.clone()).await {
+            Ok(ok) => break ok,
+            Err(e) if attempt < OPEN_ATTEMPTS => {
+                tracing::warn!(%tp, attempt, "recovery failed: {e}; retrying in {} ms", settings.retry_backoff_ms);
+                tokio::time::sleep(Duration::from_millis(settings.retry_backoff_ms)).await;
+            }
+            Err(e) => {
+                return Err(format!(
+                    "{tp}: recovery failed after {attempt} attempts: {e}"
+                ));
+            }
+        }
     };
-    let mut ticker = tokio::time::interval(Duration::from_secs(1));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            event = events.recv() => match event {
-                Some(TaskEvent::Records(batches)) => task.records(batches).await,
-                Some(TaskEvent::Open { partitions, reply }) => {
-                    let _ = reply.send(task.open(partitions).await);
-                }
-                Some(TaskEvent::Close { partitions, reply }) => {
-                    let deadline = Instant::now() + Duration::from_millis(task.settings.shutdown_timeout_ms.max(1000));
-                    let _ = reply.send(task.close(&partitions, deadline).await);
-                }
-                Some(TaskEvent::Shutdown { reply }) => {
-                    let all: Vec<TopicPartition> = task.writers.keys().cloned().collect();
-                    let deadline = Instant::now() + Duration::from_millis(task.settings.shutdown_timeout_ms.max(1000));
-                    let _ = reply.send(task.close(&all, deadline).await);
-                    return;
-                }
-                None => {
-                    let all: Vec<TopicPartition> = task.writers.keys().cloned().collect();
-                    let deadline = Instant::now() + Duration::from_millis(task.settings.shutdown_timeout_ms.max(1000));
-                    task.close(&all, deadline).await;
-                    return;
-                }
-            },
-            _ = ticker.tick() => task.tick().await,
+    tracing::info!(
+        %tp,
+        next_offset = ?recovery.next_offset,
+        epoch = recovery.epoch,
+        renames_finished = recovery.renames_finished,
+        orphans_deleted = recovery.orphans_deleted,
+        corrupt_records = recovery.corrupt_records,
+        "partition recovered"
+    );
+    let mut start = recovery.next_offset;
+    if let (Some(next), Some(low)) = (start, low_watermark)
+        && next < low
+    {
+        match settings.offset_out_of_range {
+            OffsetOutOfRange::Earliest => {
+                tracing::error!(
+                    %tp,
+                    "records at offsets {next}..{} were deleted by Kafka retention before they were written; continuing from offset {low} (lakesink.offset.out.of.range=earliest)",
+                    low - 1
+                );
+                writer
+                    .skip_to(low)
+                    .await
+                    .map_err(|e| format!("{tp}: {e}"))?;
+                start = Some(low);
+            }
+            OffsetOutOfRange::Fail => {
+                return Err(format!(
+                    "{tp}: the next offset to write, {next}, was deleted by Kafka retention (oldest available: {low}); set lakesink.offset.out.of.range=earliest to continue from {low}"
+                ));
+            }
         }
     }
+    Ok((writer, start))
+}
+
+/// Runs a task until it receives `Shutdown` (or its sender is dropped).
+pub async fn run_task(
+    settings: Arc<SinkSettings>,
+    mut events: mpsc::Receiver<TaskEvent>,
+    status: SharedStatus,
+) {
+    let mut task = Task {
+        settings,
+        partitions: HashMap::new(),
+        status,
+    };
+    let close_budget = Duration::from_millis(task.settings.shutdown_timeout_ms.max(1000));
+    while let Some(event) = events.recv().await {
+        match event {
+            TaskEvent::Records(batches) => task.records(batches).await,
+            TaskEvent::Open { partitions, reply } => {
+                let _ = reply.send(task.open(partitions).await);
+            }
+            TaskEvent::Close { partitions, reply } => {
+                let _ = reply.send(task.close(&partitions, Instant::now() + close_budget).await);
+            }
+            TaskEvent::Shutdown { reply } => {
+                let all: Vec<TopicPartition> = task.partitions.keys().cloned().collect();
+                let _ = reply.send(task.close(&all, Instant::now() + close_budget).await);
+                return;
+            }
+        }
+    }
+    let all: Vec<TopicPartition> = task.partitions.keys().cloned().collect();
+    task.close(&all, Instant::now() + close_budget).await;
 }

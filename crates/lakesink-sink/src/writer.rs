@@ -18,8 +18,22 @@ use crate::{SinkError, SinkSettings, now_ms};
 /// Bytes gathered from a format writer before they are sent to storage in one write.
 const STORAGE_WRITE_BYTES: usize = 4 << 20;
 
+/// A temp file that vanished while being written was deleted by a new owner's recovery:
+/// this worker has been fenced.
+fn fenced_if_gone(tp: &TopicPartition, e: lakesink_storage::StorageError) -> SinkError {
+    if e.is_not_found() {
+        SinkError::Fenced {
+            tp: tp.to_string(),
+            by: "a new owner that deleted this worker's temp files".into(),
+        }
+    } else {
+        SinkError::Storage(e)
+    }
+}
+
 /// An open temp file of one output directory.
 struct OpenFile {
+    tp: TopicPartition,
     schema: Arc<ValueSchema>,
     format: Box<dyn FileFormatWriter>,
     storage: FileWriter,
@@ -46,7 +60,10 @@ impl OpenFile {
         }
         if self.pending.len() >= STORAGE_WRITE_BYTES {
             let chunk = std::mem::take(&mut self.pending);
-            self.storage.write(Bytes::from(chunk)).await?;
+            self.storage
+                .write(Bytes::from(chunk))
+                .await
+                .map_err(|e| fenced_if_gone(&self.tp, e))?;
         }
         Ok(())
     }
@@ -56,17 +73,31 @@ impl OpenFile {
         let mut tail = std::mem::take(&mut self.pending);
         tail.extend_from_slice(&self.format.finish()?);
         if !tail.is_empty() {
-            self.storage.write(Bytes::from(tail)).await?;
+            self.storage
+                .write(Bytes::from(tail))
+                .await
+                .map_err(|e| fenced_if_gone(&self.tp, e))?;
         }
         let bytes = self.storage.len();
-        self.storage.finish().await?;
-        Ok((self.temp, self.start_offset, self.end_offset, self.records, bytes))
+        let tp = self.tp.clone();
+        self.storage
+            .finish()
+            .await
+            .map_err(|e| fenced_if_gone(&tp, e))?;
+        Ok((
+            self.temp,
+            self.start_offset,
+            self.end_offset,
+            self.records,
+            bytes,
+        ))
     }
 }
 
 /// Creates the temp file. A free function so no `&PartitionWriter` (which is not `Sync`)
 /// is held across the await.
 async fn open_file(
+    tp: TopicPartition,
     store: lakesink_storage::Store,
     schema: Arc<ValueSchema>,
     format: Box<dyn FileFormatWriter>,
@@ -74,6 +105,7 @@ async fn open_file(
 ) -> Result<OpenFile, SinkError> {
     let storage = store.create(&temp).await?;
     Ok(OpenFile {
+        tp,
         schema,
         format,
         storage,
@@ -105,7 +137,10 @@ pub struct PartitionWriter {
 
 impl PartitionWriter {
     /// Recovers the partition from storage and takes ownership of it.
-    pub async fn open(settings: Arc<SinkSettings>, tp: TopicPartition) -> Result<(PartitionWriter, Recovery), SinkError> {
+    pub async fn open(
+        settings: Arc<SinkSettings>,
+        tp: TopicPartition,
+    ) -> Result<(PartitionWriter, Recovery), SinkError> {
         let (log, recovery) = PartitionLog::open(
             settings.store.clone(),
             settings.layout.clone(),
@@ -171,7 +206,11 @@ impl PartitionWriter {
         let n = run.len();
         let mut i = 0;
         while i < n {
-            if self.open.values().any(|f| !Arc::ptr_eq(&f.schema, &run.schema)) {
+            if self
+                .open
+                .values()
+                .any(|f| !Arc::ptr_eq(&f.schema, &run.schema))
+            {
                 // schema.compatibility=NONE: every file holds exactly one schema.
                 self.rotate().await?;
             }
@@ -179,7 +218,8 @@ impl PartitionWriter {
                 self.rotate().await?;
             }
             // Rows that fit before flush.size is reached.
-            let room = (self.settings.flush_size - self.open_records.min(self.settings.flush_size)) as usize;
+            let room = (self.settings.flush_size - self.open_records.min(self.settings.flush_size))
+                as usize;
             if room == 0 {
                 self.rotate().await?;
                 continue;
@@ -189,7 +229,9 @@ impl PartitionWriter {
                 let base = self.base_timestamp.or(run.timestamps[i]);
                 if let Some(base) = base {
                     // The first record whose time is interval or more after the file's first.
-                    if let Some(k) = (i..end).find(|&k| run.timestamps[k].is_some_and(|t| t - base >= interval as i64)) {
+                    if let Some(k) = (i..end)
+                        .find(|&k| run.timestamps[k].is_some_and(|t| t - base >= interval as i64))
+                    {
                         if k == i {
                             if self.open_records > 0 {
                                 self.rotate().await?;
@@ -215,13 +257,21 @@ impl PartitionWriter {
         Ok(())
     }
 
-    async fn write_rows(&mut self, run: &Converted, rows: &RecordBatch, from: usize, to: usize) -> Result<(), SinkError> {
+    async fn write_rows(
+        &mut self,
+        run: &Converted,
+        rows: &RecordBatch,
+        from: usize,
+        to: usize,
+    ) -> Result<(), SinkError> {
         let tp = self.log.tp().clone();
         for slice in self.settings.partitioner.partition(&tp, rows.num_rows()) {
             let (part, first, last) = match &slice.rows {
                 None => (rows.clone(), run.offsets[from], run.offsets[to - 1]),
                 Some(idx) => {
-                    let Some((&a, &b)) = idx.first().zip(idx.last()) else { continue };
+                    let Some((&a, &b)) = idx.first().zip(idx.last()) else {
+                        continue;
+                    };
                     let indices = arrow_array::UInt32Array::from(idx.clone());
                     let cols = rows
                         .columns()
@@ -231,13 +281,26 @@ impl PartitionWriter {
                         .map_err(|e| SinkError::Internal(format!("selecting rows: {e}")))?;
                     let part = RecordBatch::try_new(rows.schema(), cols)
                         .map_err(|e| SinkError::Internal(format!("selecting rows: {e}")))?;
-                    (part, run.offsets[from + a as usize], run.offsets[from + b as usize])
+                    (
+                        part,
+                        run.offsets[from + a as usize],
+                        run.offsets[from + b as usize],
+                    )
                 }
             };
             if !self.open.contains_key(&slice.dir) {
                 let format = new_writer(&self.settings.format, &run.schema)?;
-                let temp = self.log.new_temp_path(self.settings.format.kind.extension());
-                let file = open_file(self.settings.store.clone(), run.schema.clone(), format, temp).await?;
+                let temp = self
+                    .log
+                    .new_temp_path(self.settings.format.kind.extension());
+                let file = open_file(
+                    tp.clone(),
+                    self.settings.store.clone(),
+                    run.schema.clone(),
+                    format,
+                    temp,
+                )
+                .await?;
                 self.open.insert(slice.dir.clone(), file);
             }
             if let Some(file) = self.open.get_mut(&slice.dir) {
@@ -275,10 +338,20 @@ impl PartitionWriter {
             return Ok(());
         }
         let ext = self.settings.format.kind.extension();
-        let mut files = Vec::with_capacity(self.open.len());
-        for (dir, file) in std::mem::take(&mut self.open) {
-            let (temp, start, end, records, bytes) = file.close().await?;
-            let path = self.settings.layout.committed_path(self.log.tp(), &dir, start, end, ext);
+        let open = std::mem::take(&mut self.open);
+        // Close the files concurrently: each close waits for its block report.
+        let closed = futures::future::join_all(
+            open.into_iter()
+                .map(|(dir, file)| async move { (dir, file.close().await) }),
+        )
+        .await;
+        let mut files = Vec::with_capacity(closed.len());
+        for (dir, result) in closed {
+            let (temp, start, end, records, bytes) = result?;
+            let path = self
+                .settings
+                .layout
+                .committed_path(self.log.tp(), &dir, start, end, ext);
             files.push(FileCommit {
                 temp,
                 path,
@@ -315,7 +388,10 @@ impl PartitionWriter {
 
     /// Bytes held in memory by the open files.
     pub fn buffered_bytes(&self) -> usize {
-        self.open.values().map(|f| f.format.buffered_bytes() + f.pending.len()).sum()
+        self.open
+            .values()
+            .map(|f| f.format.buffered_bytes() + f.pending.len())
+            .sum()
     }
 }
 

@@ -17,13 +17,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lakesink_record::{RawBatch, TopicPartition};
+use rdkafka::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
-use rdkafka::ClientContext;
 
 /// Where a newly assigned partition starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,10 +90,15 @@ struct Context {
 impl ClientContext for Context {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
         match level {
-            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => {
                 tracing::error!(target: "librdkafka", "{fac}: {log_message}")
             }
-            RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", "{fac}: {log_message}"),
+            RDKafkaLogLevel::Warning => {
+                tracing::warn!(target: "librdkafka", "{fac}: {log_message}")
+            }
             RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
                 tracing::info!(target: "librdkafka", "{fac}: {log_message}")
             }
@@ -128,8 +133,16 @@ impl Context {
 }
 
 impl ConsumerContext for Context {
-    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
-        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 let tps = tps_of(tpl);
@@ -206,7 +219,10 @@ pub struct KafkaSource {
 }
 
 impl KafkaSource {
-    pub fn new(config: SourceConfig, handler: Arc<dyn PartitionHandler>) -> Result<KafkaSource, SourceError> {
+    pub fn new(
+        config: SourceConfig,
+        handler: Arc<dyn PartitionHandler>,
+    ) -> Result<KafkaSource, SourceError> {
         let mut cc = ClientConfig::new();
         cc.set("bootstrap.servers", &config.bootstrap_servers)
             .set("group.id", &config.group_id)
@@ -228,14 +244,15 @@ impl KafkaSource {
             handler,
             failure: std::sync::Mutex::new(None),
         };
-        let consumer: BaseConsumer<Context> = cc.create_with_context(context).map_err(|e| match e {
-            KafkaError::ClientConfig(_, desc, key, value) => SourceError::Config {
-                key,
-                value,
-                message: desc,
-            },
-            other => SourceError::Kafka(other),
-        })?;
+        let consumer: BaseConsumer<Context> =
+            cc.create_with_context(context).map_err(|e| match e {
+                KafkaError::ClientConfig(_, desc, key, value) => SourceError::Config {
+                    key,
+                    value,
+                    message: desc,
+                },
+                other => SourceError::Kafka(other),
+            })?;
         let topics: Vec<&str> = config.subscription.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
         Ok(KafkaSource { consumer, config })
@@ -243,7 +260,10 @@ impl KafkaSource {
 
     /// Polls for up to `wait` and returns the fetched records cut into per-partition batches
     /// (in offset order within each). Rebalance callbacks run inside this call.
-    pub fn poll_batches(&self, wait: Duration) -> Result<Vec<(TopicPartition, RawBatch)>, SourceError> {
+    pub fn poll_batches(
+        &self,
+        wait: Duration,
+    ) -> Result<Vec<(TopicPartition, RawBatch)>, SourceError> {
         let deadline = Instant::now() + wait;
         let mut batches: Vec<(TopicPartition, RawBatch)> = Vec::new();
         let mut total = 0usize;
@@ -279,7 +299,10 @@ impl KafkaSource {
             {
                 Some(i) => i,
                 None => {
-                    batches.push((TopicPartition::new(topic, partition), RawBatch::with_capacity(1024, 1 << 20)));
+                    batches.push((
+                        TopicPartition::new(topic, partition),
+                        RawBatch::with_capacity(1024, 1 << 20),
+                    ));
                     batches.len() - 1
                 }
             };
@@ -288,7 +311,10 @@ impl KafkaSource {
             batches[idx].1.push(msg.offset(), ts, key, value);
             total += 1;
             bytes += key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len);
-            if total >= self.config.max_batch_records || bytes >= self.config.max_batch_bytes || Instant::now() >= deadline {
+            if total >= self.config.max_batch_records
+                || bytes >= self.config.max_batch_bytes
+                || Instant::now() >= deadline
+            {
                 break;
             }
         }
@@ -296,7 +322,12 @@ impl KafkaSource {
     }
 
     fn failure(&self) -> Option<String> {
-        self.consumer.context().failure.lock().ok().and_then(|f| f.clone())
+        self.consumer
+            .context()
+            .failure
+            .lock()
+            .ok()
+            .and_then(|f| f.clone())
     }
 
     /// Commits next offsets to the group asynchronously (for lag monitoring only).
@@ -312,7 +343,12 @@ impl KafkaSource {
     /// Moves a partition we own to `offset` (after a takeover race re-read storage).
     pub fn seek(&self, tp: &TopicPartition, offset: i64) -> Result<(), SourceError> {
         self.consumer
-            .seek(&tp.topic, tp.partition, Offset::Offset(offset), Duration::from_secs(10))
+            .seek(
+                &tp.topic,
+                tp.partition,
+                Offset::Offset(offset),
+                Duration::from_secs(10),
+            )
             .map_err(SourceError::from)
     }
 
@@ -352,7 +388,10 @@ impl KafkaSource {
             drop(consumer);
             let _ = done_tx.send(());
         });
-        if done_rx.recv_timeout(until.saturating_duration_since(Instant::now()) + Duration::from_secs(5)).is_err() {
+        if done_rx
+            .recv_timeout(until.saturating_duration_since(Instant::now()) + Duration::from_secs(5))
+            .is_err()
+        {
             tracing::warn!("the Kafka consumer did not close in time; leaving it to process exit");
         }
     }

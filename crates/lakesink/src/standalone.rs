@@ -40,12 +40,18 @@ pub fn run(connectors: Vec<Loaded>) -> Result<()> {
         let config = Arc::new(loaded.config);
         let store = {
             let _guard = runtime.enter();
-            Store::open(&config.store_url, config.hadoop_conf_dir.as_deref())
-                .with_context(|| format!("connector {}: opening {}", config.name, config.store_url))?
+            Store::open(&config.store_url, config.hadoop_conf_dir.as_deref()).with_context(
+                || format!("connector {}: opening {}", config.name, config.store_url),
+            )?
         };
         tracing::info!(connector = %config.name, store = %store.url(), tasks = config.tasks_max, "starting connector");
         for task_id in 0..config.tasks_max {
-            let owner = format!("{}:{}:{}:task-{task_id}", hostname(), std::process::id(), config.name);
+            let owner = format!(
+                "{}:{}:{}:task-{task_id}",
+                hostname(),
+                std::process::id(),
+                config.name
+            );
             let settings = Arc::new(SinkSettings::from_config(&config, store.clone(), owner));
             let (config, stop, handle) = (config.clone(), stop.clone(), runtime.handle().clone());
             let name = format!("{}-task-{task_id}", config.name);
@@ -86,7 +92,10 @@ async fn wait_for_signal(stop: Arc<AtomicBool>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
             tracing::warn!("cannot install signal handlers; stop with SIGKILL");
             return;
         };
@@ -117,11 +126,18 @@ impl PartitionHandler for Handler {
     fn assigned(&self, partitions: &[Assigned]) -> Result<Vec<StartAt>, String> {
         let (reply, answer) = oneshot::channel();
         let request = TaskEvent::Open {
-            partitions: partitions.iter().map(|a| (a.tp.clone(), a.low_watermark)).collect(),
+            partitions: partitions
+                .iter()
+                .map(|a| (a.tp.clone(), a.low_watermark))
+                .collect(),
             reply,
         };
-        self.events.blocking_send(request).map_err(|_| "the task loop has stopped".to_string())?;
-        let starts = answer.blocking_recv().map_err(|_| "the task loop has stopped".to_string())??;
+        self.events
+            .blocking_send(request)
+            .map_err(|_| "the task loop has stopped".to_string())?;
+        let starts = answer
+            .blocking_recv()
+            .map_err(|_| "the task loop has stopped".to_string())??;
         Ok(starts
             .into_iter()
             .map(|s| s.map_or(StartAt::Committed, StartAt::Offset))
@@ -148,7 +164,10 @@ fn source_config(config: &SinkConfig, task_id: usize) -> SourceConfig {
         TopicSelection::List(topics) => topics.clone(),
         // librdkafka subscribes by regex when the name starts with '^'; Connect's
         // topics.regex matches whole names.
-        TopicSelection::Regex(r) => vec![format!("^(?:{})$", r.trim_start_matches('^').trim_end_matches('$'))],
+        TopicSelection::Regex(r) => vec![format!(
+            "^(?:{})$",
+            r.trim_start_matches('^').trim_end_matches('$')
+        )],
     };
     SourceConfig {
         bootstrap_servers: config.bootstrap_servers.clone(),
@@ -161,12 +180,17 @@ fn source_config(config: &SinkConfig, task_id: usize) -> SourceConfig {
     }
 }
 
-fn take_status(status: &SharedStatus) -> (Vec<(TopicPartition, i64)>, Vec<(TopicPartition, Instant)>, Option<String>) {
+/// Takes the task loop's news; the failure stays set.
+fn take_status(status: &SharedStatus) -> TaskStatus {
     let mut s = match status.lock() {
         Ok(s) => s,
         Err(p) => p.into_inner(),
     };
-    (std::mem::take(&mut s.committed), std::mem::take(&mut s.reopen), s.failure.clone())
+    TaskStatus {
+        committed: std::mem::take(&mut s.committed),
+        reopen: std::mem::take(&mut s.reopen),
+        failure: s.failure.clone(),
+    }
 }
 
 fn run_consumer(
@@ -180,8 +204,11 @@ fn run_consumer(
     let status: SharedStatus = Arc::new(Mutex::new(TaskStatus::default()));
     let shutdown_ms = settings.shutdown_timeout_ms;
     let task = runtime.spawn(run_task(settings, receiver, status.clone()));
-    let handler = Arc::new(Handler { events: events.clone() });
-    let source = KafkaSource::new(source_config(config, task_id), handler).context("creating the Kafka consumer")?;
+    let handler = Arc::new(Handler {
+        events: events.clone(),
+    });
+    let source = KafkaSource::new(source_config(config, task_id), handler)
+        .context("creating the Kafka consumer")?;
     let mut reopen: HashMap<TopicPartition, Instant> = HashMap::new();
     let mut result = Ok(());
     while !stop.load(Ordering::SeqCst) {
@@ -196,18 +223,22 @@ fn run_consumer(
             result = Err(anyhow!("the task loop stopped unexpectedly"));
             break;
         }
-        let (committed, more_reopen, failure) = take_status(&status);
-        source.commit_offsets(&committed);
-        if let Some(f) = failure {
+        let news = take_status(&status);
+        source.commit_offsets(&news.committed);
+        if let Some(f) = news.failure {
             result = Err(anyhow!(f));
             break;
         }
-        for (tp, when) in more_reopen {
+        for (tp, when) in news.reopen {
             if source.pause(&tp).is_ok() {
                 reopen.insert(tp, when);
             }
         }
-        let due: Vec<TopicPartition> = reopen.iter().filter(|(_, w)| Instant::now() >= **w).map(|(tp, _)| tp.clone()).collect();
+        let due: Vec<TopicPartition> = reopen
+            .iter()
+            .filter(|(_, w)| Instant::now() >= **w)
+            .map(|(tp, _)| tp.clone())
+            .collect();
         for tp in due {
             reopen.remove(&tp);
             if !source.assignment().contains(&tp) {
@@ -253,7 +284,7 @@ fn run_consumer(
     drop(events);
     let _ = runtime.block_on(async { tokio::time::timeout(Duration::from_secs(5), task).await });
     if result.is_ok()
-        && let (_, _, Some(f)) = take_status(&status)
+        && let Some(f) = take_status(&status).failure
     {
         result = Err(anyhow!(f));
     }

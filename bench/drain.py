@@ -1,0 +1,164 @@
+"""Drain benchmark: Lakesink's end-to-end rate from Kafka into HDFS, as a ratio to a raw
+rdkafka consumer reading the same topic in the same run.
+
+Run by bench/run (which starts the test bed and builds release binaries); see bench/README.md.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import tempfile
+import time
+import uuid
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+from hdfs_native import Client
+
+COMMITTED = re.compile(r"^.+\+(\d+)\+(\d+)\+(\d+)(\.\w+)?$")
+
+SCHEMA = {
+    "type": "struct", "name": "bench.Event", "optional": False, "fields": [
+        {"field": "id", "type": "int64", "optional": False},
+        {"field": "user", "type": "string", "optional": False},
+        {"field": "amount", "type": "double", "optional": False},
+        {"field": "at", "type": "int64", "name": "org.apache.kafka.connect.data.Timestamp", "version": 1, "optional": False},
+        {"field": "tags", "type": "array", "items": {"type": "string"}, "optional": False},
+        {"field": "note", "type": "string", "optional": True},
+        {"field": "body", "type": "string", "optional": False},
+    ]}
+
+
+def produce(bootstrap, topic, n, partitions, record_bytes):
+    schema = json.dumps(SCHEMA, separators=(",", ":"))
+    head = '{"schema":' + schema + ',"payload":'
+    probe = head + json.dumps({"id": 0, "user": "u0", "amount": 0.0, "at": 0, "tags": ["a", "b"], "note": None, "body": ""}) + "}"
+    pad = "x" * max(0, record_bytes - len(probe) - 10)
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50, "batch.size": 1_000_000,
+                         "queue.buffering.max.messages": 2_000_000, "queue.buffering.max.kbytes": 2_000_000,
+                         "compression.type": "lz4"})
+    t0 = time.time()
+    for i in range(n):
+        value = (head + '{"id":%d,"user":"user-%d","amount":%d.25,"at":%d,"tags":["t%d","x"],"note":%s,"body":"%s"}}'
+                 % (i, i % 1000, i % 977, 1_700_000_000_000 + i, i % 7, "null" if i % 3 else '"n"', pad)).encode()
+        while True:
+            try:
+                producer.produce(topic, value=value, partition=i % partitions)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        if i % 20000 == 0:
+            producer.poll(0)
+    assert producer.flush(300) == 0
+    return time.time() - t0, len(value)
+
+
+def covered_records(hdfs, base):
+    total = 0
+    try:
+        dirs = list(hdfs.list_status(base))
+    except FileNotFoundError:
+        return 0
+    for d in dirs:
+        if d.isdir and not d.path.endswith("+tmp"):
+            for f in hdfs.list_status(d.path):
+                m = COMMITTED.match(f.path.rsplit("/", 1)[-1])
+                if m:
+                    total += int(m.group(3)) - int(m.group(2)) + 1
+    return total
+
+
+def files_and_bytes(hdfs, base):
+    n, size = 0, 0
+    for d in hdfs.list_status(base):
+        if d.isdir and not d.path.endswith("+tmp"):
+            for f in hdfs.list_status(d.path):
+                n += 1
+                size += f.length
+    return n, size
+
+
+def peak_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def run_raw(raw_bin, bootstrap, topic, n):
+    out = subprocess.run([raw_bin, bootstrap, topic, str(n)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_lakesink(lakesink_bin, bootstrap, hdfs_url, hdfs, topic, n, fmt, flush_size, workdir):
+    root = f"/bench-{uuid.uuid4().hex[:8]}"
+    name = f"bench-{fmt}-{uuid.uuid4().hex[:6]}"
+    worker = os.path.join(workdir, "worker.properties")
+    connector = os.path.join(workdir, f"{name}.properties")
+    with open(worker, "w") as f:
+        f.write(f"bootstrap.servers={bootstrap}\nvalue.converter=org.apache.kafka.connect.json.JsonConverter\n"
+                "value.converter.schemas.enable=true\nkey.converter=org.apache.kafka.connect.storage.StringConverter\n")
+    with open(connector, "w") as f:
+        f.write(f"name={name}\nconnector.class=io.confluent.connect.hdfs3.Hdfs3SinkConnector\ntopics={topic}\n"
+                f"store.url={hdfs_url}{root}\nflush.size={flush_size}\nformat.class={fmt}\n"
+                "consumer.override.auto.offset.reset=earliest\n")
+    log = open(os.path.join(workdir, f"{name}.log"), "wb")
+    env = dict(os.environ, LAKESINK_LOG="warn")
+    t0 = time.time()
+    proc = subprocess.Popen([lakesink_bin, "standalone", worker, connector], stdout=log, stderr=subprocess.STDOUT, env=env)
+    base = f"{root}/topics/{topic}"
+    while covered_records(hdfs, base) < n:
+        if proc.poll() is not None:
+            raise SystemExit(f"lakesink exited early; see {log.name}")
+        if time.time() - t0 > 1800:
+            raise SystemExit("lakesink did not drain the topic in 30 minutes")
+        time.sleep(0.25)
+    seconds = time.time() - t0
+    rss = peak_rss_kib(proc.pid)
+    proc.terminate()
+    proc.wait(60)
+    files, size = files_and_bytes(hdfs, base)
+    return {"seconds": seconds, "peak_rss_kib": rss, "files": files, "file_bytes": size}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=2_000_000)
+    ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--record-bytes", type=int, default=1024)
+    ap.add_argument("--flush-size", type=int, default=100_000)
+    ap.add_argument("--formats", default="json,parquet")
+    args = ap.parse_args()
+    bootstrap, hdfs_url = os.environ["LAKESINK_KAFKA"], os.environ["LAKESINK_HDFS"]
+    lakesink_bin, raw_bin = os.environ["LAKESINK_BIN"], os.environ["RAW_CONSUME_BIN"]
+    hdfs = Client(hdfs_url)
+    topic = f"bench-{uuid.uuid4().hex[:8]}"
+    AdminClient({"bootstrap.servers": bootstrap}).create_topics(
+        [NewTopic(topic, num_partitions=args.partitions, replication_factor=1)])[topic].result(30)
+    produce_s, value_len = produce(bootstrap, topic, args.records, args.partitions, args.record_bytes)
+    print(f"loaded {args.records} records of {value_len} B into {args.partitions} partitions in {produce_s:.1f} s")
+    results = []
+    raw_runs = [run_raw(raw_bin, bootstrap, topic, args.records)]
+    with tempfile.TemporaryDirectory(prefix="lakesink-bench-") as workdir:
+        for fmt in args.formats.split(","):
+            r = run_lakesink(lakesink_bin, bootstrap, hdfs_url, hdfs, topic, args.records, fmt, args.flush_size, workdir)
+            results.append((fmt, r))
+    raw_runs.append(run_raw(raw_bin, bootstrap, topic, args.records))
+    raw = min(raw_runs, key=lambda r: r["seconds"])  # the faster baseline: conservative ratios
+    mb = args.records * value_len / 1e6
+    raw_rate = args.records / raw["seconds"]
+    print(f"\n{'run':<16}{'seconds':>9}{'records/s':>12}{'MB/s':>9}{'peak RSS MiB':>14}{'files':>7}{'ratio':>7}")
+    print(f"{'raw rdkafka':<16}{raw['seconds']:>9.2f}{raw_rate:>12,.0f}{mb / raw['seconds']:>9.1f}"
+          f"{raw['peak_rss_kib'] / 1024:>14.0f}{'':>7}{1.0:>7.2f}")
+    for fmt, r in results:
+        rate = args.records / r["seconds"]
+        print(f"{'lakesink ' + fmt:<16}{r['seconds']:>9.2f}{rate:>12,.0f}{mb / r['seconds']:>9.1f}"
+              f"{r['peak_rss_kib'] / 1024:>14.0f}{r['files']:>7}{rate / raw_rate:>7.2f}")
+    print(f"\n(raw runs: {', '.join(f'{r['seconds']:.2f} s' for r in raw_runs)}; lakesink time includes process start, "
+          "group join and recovery, and ends when the last file is committed in HDFS)")
+
+
+if __name__ == "__main__":
+    main()
