@@ -53,7 +53,7 @@ def test_sigkill_at_random_moments(kafka, hdfs, hdfs_url, lakesink_bin, workdir)
     # A SIGKILLed consumer stays in the group until its session expires; keep that short so
     # each restart is assigned the partitions quickly.
     connector = connector_props(unique("crash"), topic, hdfs_url, root, flush__size=2500,
-                                format__class="JsonFormat",
+                                format__class="JsonFormat", tasks__max=2,
                                 consumer__override__session__timeout__ms=6000,
                                 consumer__override__heartbeat__interval__ms=1000)
     worker = worker_props(kafka, schemas=False)

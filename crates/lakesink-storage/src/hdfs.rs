@@ -5,7 +5,6 @@
 //! still being written, so nothing here ever overwrites.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hdfs_native::{Client, ClientBuilder, HdfsError, WriteOptions};
@@ -183,29 +182,6 @@ impl HdfsStore {
                 StorageError::NotFound { .. } => Ok(false),
                 other => Err(other),
             },
-        }
-    }
-
-    pub async fn recover_lease(&self, rel: &str, timeout: Duration) -> Result<bool> {
-        let path = self.abs(rel);
-        let deadline = Instant::now() + timeout;
-        let mut pause = Duration::from_millis(100);
-        loop {
-            match self.client.recover_lease(&path).await {
-                Ok(true) => return Ok(true),
-                Ok(false) => {}
-                Err(e) => {
-                    return match classify("recover lease", &path, e) {
-                        StorageError::NotFound { .. } => Ok(true),
-                        other => Err(other),
-                    };
-                }
-            }
-            if Instant::now() >= deadline {
-                return Ok(false);
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_secs(2));
         }
     }
 }

@@ -165,16 +165,6 @@ impl Store {
             Store::Local(s) => s.delete(path).await,
         }
     }
-
-    /// Ends any writer's lease on `path` (HDFS lease recovery), waiting at most `timeout`.
-    /// A file left open by a dead process is closed with the data its DataNodes hold.
-    /// Returns whether the file is closed. A no-op on the local file system.
-    pub async fn recover_lease(&self, path: &str, timeout: std::time::Duration) -> Result<bool> {
-        match self {
-            Store::Hdfs(s) => s.recover_lease(path, timeout).await,
-            Store::Local(_) => Ok(true),
-        }
-    }
 }
 
 impl FileWriter {
