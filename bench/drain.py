@@ -131,12 +131,15 @@ def main():
     ap.add_argument("--flush-size", type=int, default=100_000)
     ap.add_argument("--formats", default="json,parquet")
     args = ap.parse_args()
+    if args.records % (args.partitions * args.flush_size):
+        # The drain ends when the last flush.size file is committed.
+        ap.error("--records must be a multiple of --partitions x --flush-size")
     bootstrap, hdfs_url = os.environ["LAKESINK_KAFKA"], os.environ["LAKESINK_HDFS"]
     lakesink_bin, raw_bin = os.environ["LAKESINK_BIN"], os.environ["RAW_CONSUME_BIN"]
     hdfs = Client(hdfs_url)
     topic = f"bench-{uuid.uuid4().hex[:8]}"
-    AdminClient({"bootstrap.servers": bootstrap}).create_topics(
-        [NewTopic(topic, num_partitions=args.partitions, replication_factor=1)])[topic].result(30)
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # must outlive the future
+    admin.create_topics([NewTopic(topic, num_partitions=args.partitions, replication_factor=1)])[topic].result(30)
     produce_s, value_len = produce(bootstrap, topic, args.records, args.partitions, args.record_bytes)
     print(f"loaded {args.records} records of {value_len} B into {args.partitions} partitions in {produce_s:.1f} s")
     results = []
@@ -156,7 +159,8 @@ def main():
         rate = args.records / r["seconds"]
         print(f"{'lakesink ' + fmt:<16}{r['seconds']:>9.2f}{rate:>12,.0f}{mb / r['seconds']:>9.1f}"
               f"{r['peak_rss_kib'] / 1024:>14.0f}{r['files']:>7}{rate / raw_rate:>7.2f}")
-    print(f"\n(raw runs: {', '.join(f'{r['seconds']:.2f} s' for r in raw_runs)}; lakesink time includes process start, "
+    raw_times = ", ".join("%.2f s" % r["seconds"] for r in raw_runs)
+    print(f"\n(raw runs: {raw_times}; lakesink time includes process start, "
           "group join and recovery, and ends when the last file is committed in HDFS)")
 
 

@@ -39,8 +39,8 @@ def main():
     bootstrap, hdfs_url, binary = os.environ["LAKESINK_KAFKA"], os.environ["LAKESINK_HDFS"], os.environ["LAKESINK_BIN"]
     topic = f"orders-{uuid.uuid4().hex[:6]}"
     say(f"creating topic {topic} ({PARTITIONS} partitions) and producing {RECORDS:,} orders with confluent-kafka")
-    AdminClient({"bootstrap.servers": bootstrap}).create_topics(
-        [NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)])[topic].result(30)
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # must outlive the future
+    admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)])[topic].result(30)
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
     rng = random.Random(1)
     now = int(time.time() * 1000)

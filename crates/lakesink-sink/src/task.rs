@@ -54,7 +54,7 @@ pub type SharedStatus = Arc<Mutex<TaskStatus>>;
 const FENCED_REOPEN_DELAY: Duration = Duration::from_secs(15);
 const OPEN_ATTEMPTS: u32 = 5;
 /// Batches queued per partition before the task loop waits for it.
-const PARTITION_QUEUE: usize = 4;
+const PARTITION_QUEUE: usize = 2;
 
 fn with_status(status: &SharedStatus, f: impl FnOnce(&mut TaskStatus)) {
     match status.lock() {

@@ -19,7 +19,7 @@ use lakesink_storage::Store;
 use tokio::sync::{mpsc, oneshot};
 
 /// Batches in flight between a consumer thread and its task loop.
-const CHANNEL_BATCHES: usize = 8;
+const CHANNEL_BATCHES: usize = 4;
 
 pub fn run(connectors: Vec<Loaded>) -> Result<()> {
     for c in &connectors {
@@ -176,7 +176,7 @@ fn source_config(config: &SinkConfig, task_id: usize) -> SourceConfig {
         subscription,
         settings: config.consumer.clone(),
         max_batch_records: 50_000,
-        max_batch_bytes: 32 << 20,
+        max_batch_bytes: 8 << 20,
     }
 }
 
