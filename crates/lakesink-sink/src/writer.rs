@@ -385,14 +385,6 @@ impl PartitionWriter {
             let _ = self.settings.store.delete(&temp).await;
         }
     }
-
-    /// Bytes held in memory by the open files.
-    pub fn buffered_bytes(&self) -> usize {
-        self.open
-            .values()
-            .map(|f| f.format.buffered_bytes() + f.pending.len())
-            .sum()
-    }
 }
 
 impl From<CommitError> for SinkError {

@@ -78,8 +78,10 @@ pub fn load_configs(worker: &Path, connectors: &[PathBuf]) -> Result<Vec<lakesin
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LAKESINK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 }
