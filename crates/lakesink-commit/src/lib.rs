@@ -141,6 +141,14 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// A commit record written under a pending name, not published yet.
+#[derive(Debug)]
+pub struct StagedCommit {
+    seq: u64,
+    pending: String,
+    record: CommitRecord,
+}
+
 /// What recovery found, for logs and metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recovery {
@@ -331,13 +339,18 @@ impl PartitionLog {
     /// Publishes `record` as `last_seq + 1` with a no-clobber rename, then checks that no
     /// newer record exists. Either failure means another owner has taken over.
     async fn publish(&mut self, record: &CommitRecord) -> Result<(), CommitError> {
+        let staged = self.stage_record(record.clone()).await?;
+        self.publish_staged(&staged).await
+    }
+
+    /// Writes `record` durably under a pending name, to be published as `last_seq + 1`.
+    async fn stage_record(&self, record: CommitRecord) -> Result<StagedCommit, CommitError> {
         let dir = self.layout.log_dir(&self.tp);
         let seq = self.last_seq + 1;
         let pending = lakesink_storage::join(&[
             &dir,
             &format!(".{seq:020}.{}.pending", uuid::Uuid::new_v4().simple()),
         ]);
-        let target = lakesink_storage::join(&[&dir, &seq_name(seq)]);
         match self
             .store
             .write_new(&pending, Bytes::from(record.encode()))
@@ -353,16 +366,42 @@ impl PartitionLog {
             }
             Err(e) => return Err(self.err(e)),
         }
+        Ok(StagedCommit {
+            seq,
+            pending,
+            record,
+        })
+    }
+
+    /// Publishes a staged record with a no-clobber rename, then checks that no newer record
+    /// exists. Either failure means another owner has taken over.
+    async fn publish_staged(&mut self, staged: &StagedCommit) -> Result<(), CommitError> {
+        let dir = self.layout.log_dir(&self.tp);
+        let (seq, pending) = (staged.seq, &staged.pending);
+        if seq != self.last_seq + 1 {
+            return Err(CommitError::Storage {
+                tp: self.tp.to_string(),
+                source: StorageError::Io {
+                    op: "publish",
+                    path: pending.clone(),
+                    message: format!(
+                        "staged as record {seq}, but the next record is {}",
+                        self.last_seq + 1
+                    ),
+                },
+            });
+        }
+        let target = lakesink_storage::join(&[&dir, &seq_name(seq)]);
         failpoint("before-publish");
         let outcome = self
             .store
-            .rename_no_clobber(&pending, &target)
+            .rename_no_clobber(pending, &target)
             .await
             .map_err(|e| self.err(e))?;
         match outcome {
             Renamed::Done => {}
             Renamed::DestinationExists => {
-                let _ = self.store.delete(&pending).await;
+                let _ = self.store.delete(pending).await;
                 return Err(CommitError::Fenced {
                     tp: self.tp.to_string(),
                     by: self.describe_owner(&target).await,
@@ -485,32 +524,55 @@ impl PartitionLog {
         ])
     }
 
-    /// Commits closed temp files and the next offset atomically: after this returns, every
-    /// file is at its final name; after a crash at any point, recovery yields either all of
-    /// them or none (and then the records are consumed again).
-    pub async fn commit(
-        &mut self,
+    /// Writes the commit record of `files` and `next_offset` under a pending name. It can run
+    /// while the files are still being closed; [`PartitionLog::commit_staged`] publishes it
+    /// once they are.
+    pub async fn stage(
+        &self,
         files: Vec<FileCommit>,
         next_offset: i64,
-    ) -> Result<(), CommitError> {
+    ) -> Result<StagedCommit, CommitError> {
         failpoint("before-commit");
-        let record = CommitRecord {
+        self.stage_record(CommitRecord {
             kind: RecordKind::Files,
             epoch: self.epoch,
             owner: self.owner.clone(),
             written_at_ms: now_ms(),
             next_offset: Some(next_offset),
             files,
-        };
-        self.publish(&record).await?;
+        })
+        .await
+    }
+
+    /// Commits a staged record atomically: after this returns, every file is at its final
+    /// name; after a crash at any point, recovery yields either all of them or none (and
+    /// then the records are consumed again). The files must be closed and durable.
+    pub async fn commit_staged(&mut self, staged: StagedCommit) -> Result<(), CommitError> {
+        self.publish_staged(&staged).await?;
         failpoint("after-publish");
         let dir = self.layout.log_dir(&self.tp);
-        self.finish_renames(&dir, self.last_seq, &record).await?;
-        self.next_offset = Some(next_offset);
+        self.finish_renames(&dir, self.last_seq, &staged.record)
+            .await?;
+        self.next_offset = staged.record.next_offset;
         if self.last_seq.is_multiple_of(RETAINED_RECORDS) {
             self.prune().await;
         }
         Ok(())
+    }
+
+    /// Drops a staged record that will not be published (its files failed to close).
+    pub async fn discard(&self, staged: StagedCommit) {
+        let _ = self.store.delete(&staged.pending).await;
+    }
+
+    /// Stages and commits closed temp files and the next offset.
+    pub async fn commit(
+        &mut self,
+        files: Vec<FileCommit>,
+        next_offset: i64,
+    ) -> Result<(), CommitError> {
+        let staged = self.stage(files, next_offset).await?;
+        self.commit_staged(staged).await
     }
 
     /// Records that the partition's next offset moved without files (records skipped by

@@ -68,8 +68,10 @@ impl OpenFile {
         Ok(())
     }
 
-    /// Ends the file and makes it durable; returns its size.
-    async fn close(mut self) -> Result<(String, i64, i64, u64, u64), SinkError> {
+    /// Writes the rest of the file (the format's tail, e.g. the Parquet footer) and returns
+    /// the still-open storage writer with the file's commit entry; closing is left to the
+    /// caller so that it can overlap with writing the commit record.
+    async fn end(mut self, path: String) -> Result<(FileWriter, FileCommit), SinkError> {
         let mut tail = std::mem::take(&mut self.pending);
         tail.extend_from_slice(&self.format.finish()?);
         if !tail.is_empty() {
@@ -78,19 +80,15 @@ impl OpenFile {
                 .await
                 .map_err(|e| fenced_if_gone(&self.tp, e))?;
         }
-        let bytes = self.storage.len();
-        let tp = self.tp.clone();
-        self.storage
-            .finish()
-            .await
-            .map_err(|e| fenced_if_gone(&tp, e))?;
-        Ok((
-            self.temp,
-            self.start_offset,
-            self.end_offset,
-            self.records,
-            bytes,
-        ))
+        let entry = FileCommit {
+            temp: self.temp,
+            path,
+            start_offset: self.start_offset,
+            end_offset: self.end_offset,
+            records: self.records,
+            bytes: self.storage.len(),
+        };
+        Ok((self.storage, entry))
     }
 }
 
@@ -338,32 +336,33 @@ impl PartitionWriter {
             return Ok(());
         }
         let ext = self.settings.format.kind.extension();
-        let open = std::mem::take(&mut self.open);
-        // Close the files concurrently: each close waits for its block report.
-        let closed = futures::future::join_all(
-            open.into_iter()
-                .map(|(dir, file)| async move { (dir, file.close().await) }),
-        )
-        .await;
-        let mut files = Vec::with_capacity(closed.len());
-        for (dir, result) in closed {
-            let (temp, start, end, records, bytes) = result?;
-            let path = self
-                .settings
-                .layout
-                .committed_path(self.log.tp(), &dir, start, end, ext);
-            files.push(FileCommit {
-                temp,
-                path,
-                start_offset: start,
-                end_offset: end,
-                records,
-                bytes,
-            });
+        let tp = self.log.tp().clone();
+        let mut writers = Vec::with_capacity(self.open.len());
+        let mut files = Vec::with_capacity(self.open.len());
+        for (dir, file) in std::mem::take(&mut self.open) {
+            let path = self.settings.layout.committed_path(
+                &tp,
+                &dir,
+                file.start_offset,
+                file.end_offset,
+                ext,
+            );
+            let (writer, entry) = file.end(path).await?;
+            writers.push(writer);
+            files.push(entry);
         }
         let count = files.len();
+        // Each close waits for its block report; close all files and write the commit record
+        // at the same time. The record is published only after every file is durable.
+        let closing = futures::future::join_all(writers.into_iter().map(FileWriter::finish));
+        let (closed, staged) = tokio::join!(closing, self.log.stage(files, next));
+        let staged = staged?;
+        if let Some(e) = closed.into_iter().find_map(Result::err) {
+            self.log.discard(staged).await;
+            return Err(fenced_if_gone(&tp, e));
+        }
+        self.log.commit_staged(staged).await?;
         let records = self.open_records;
-        self.log.commit(files, next).await?;
         tracing::debug!(tp = %self.log.tp(), files = count, records, next_offset = next, "committed");
         self.open_records = 0;
         self.base_timestamp = None;
