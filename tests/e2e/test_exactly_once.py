@@ -50,14 +50,13 @@ def test_sigkill_at_random_moments(kafka, hdfs, hdfs_url, lakesink_bin, workdir)
     topic, root = unique("crash"), f"/{unique('lake')}"
     create_topic(kafka, topic, PARTITIONS)
     produced = produce(kafka, topic, [value(i) for i in range(N_RECORDS)], partition_fn=lambda i: i % PARTITIONS)
-    # A SIGKILLed consumer stays in the group until its session expires; keep that short so
-    # each restart is assigned the partitions quickly.
     connector = connector_props(unique("crash"), topic, hdfs_url, root, flush__size=2500,
-                                format__class="JsonFormat", tasks__max=2,
-                                consumer__override__session__timeout__ms=6000,
-                                consumer__override__heartbeat__interval__ms=1000)
-    worker = worker_props(kafka, schemas=False)
+                                format__class="JsonFormat", tasks__max=2)
+    # Static membership: a restarted worker takes its partitions back at once; without it a
+    # SIGKILLed consumer holds them until its session expires (45 s by default).
+    worker = {**worker_props(kafka, schemas=False), "lakesink.worker.id": "crash-worker"}
     rng = random.Random(int(os.environ.get("LAKESINK_CRASH_SEED", "7")))
+    started = time.time()
     kills = failpoint_kills = 0
     # Every fifth run dies at a failpoint between closing temp files and renaming them.
     failpoints = ["before-commit:3", "after-publish:3", "before-publish:3"]
@@ -86,10 +85,13 @@ def test_sigkill_at_random_moments(kafka, hdfs, hdfs_url, lakesink_bin, workdir)
     wait_until(lambda: all(sum(e - s + 1 for s, e, _ in committed_files(hdfs, root, topic).get(p, [])) >= full[p]
                            for p in full), 300, "all full files", sink)
     assert sink.stop() == 0, sink.output()[-3000:]
+    elapsed = time.time() - started
     total, duplicates, gaps = verify(hdfs, root, topic, produced)
-    print(f"crash test: kills={kills} (failpoint kills={failpoint_kills}) records={total} "
+    print(f"crash test: {elapsed:.0f} s, kills={kills} (failpoint kills={failpoint_kills}) records={total} "
           f"duplicates={duplicates} gaps={gaps}")
     assert (total, duplicates, gaps) == (N_RECORDS, 0, 0)
+    # Each restart found its partitions at once (no session timeout wait).
+    assert elapsed < N_KILLS * 20, f"{elapsed:.0f} s for {N_KILLS} restarts"
     # Nothing is left in the temp directory after the final recovery and graceful stop.
     leftovers = [f.path for d in hdfs.list_status(f"{root}/topics/+tmp/{topic}") for f in hdfs.list_status(d.path)] \
         if _exists(hdfs, f"{root}/topics/+tmp/{topic}") else []

@@ -998,6 +998,15 @@ pub static KEYS: &[KeyDef] = &[
         "Kafka brokers.",
     ),
     key(
+        "lakesink.worker.id",
+        W,
+        WORKER,
+        String,
+        Unset,
+        S,
+        "A stable name for this worker process, unique in the cluster. When set, each task joins its group with static membership (`group.instance.id` = `<worker id>.<connector>.task-<n>`): a restarted worker gets its partitions back at once instead of after the session timeout, and a restart causes no rebalance.",
+    ),
+    key(
         "key.converter",
         W,
         WORKER,

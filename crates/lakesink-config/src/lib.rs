@@ -159,6 +159,8 @@ pub struct SinkConfig {
     /// `behavior.on.null.values=ignore`.
     pub ignore_null_values: bool,
     pub bootstrap_servers: String,
+    /// `lakesink.worker.id`: enables static group membership.
+    pub worker_id: Option<String>,
     /// Kafka consumer settings: worker `consumer.*`, then connector `consumer.override.*`.
     pub consumer: BTreeMap<String, String>,
     pub key_converter: Option<ConverterConfig>,
@@ -689,7 +691,12 @@ pub fn load(worker: &RawConfig, connector: &RawConfig) -> Result<Loaded, ConfigE
             translate_consumer_key(k, v, &mut consumer, &mut warnings);
         }
     }
-    for reserved in ["group.id", "enable.auto.commit", "enable.auto.offset.store"] {
+    for reserved in [
+        "group.id",
+        "group.instance.id",
+        "enable.auto.commit",
+        "enable.auto.offset.store",
+    ] {
         if consumer.contains_key(reserved) {
             errors.push(ConfigError::Conflict(format!(
                 "consumer setting {reserved} is managed by Lakesink (exactly-once needs it) and cannot be set"
@@ -756,6 +763,11 @@ pub fn load(worker: &RawConfig, connector: &RawConfig) -> Result<Loaded, ConfigE
             _ => OffsetOutOfRange::Earliest,
         },
         ignore_null_values: c.choice("behavior.on.null.values") == Some("ignore"),
+        worker_id: w
+            .get("lakesink.worker.id")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from),
         bootstrap_servers: w
             .get("bootstrap.servers")
             .unwrap_or_default()

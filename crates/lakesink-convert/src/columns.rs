@@ -375,6 +375,9 @@ impl ColumnBuilder {
                             .as_array()
                             .filter(|p| p.len() == 2)
                             .ok_or_else(|| format!("{path}[{i}]: expected a [key, value] pair"))?;
+                        if kv[0].is_null() {
+                            return Err(format!("{path}[{i}]: map keys cannot be null"));
+                        }
                         keys.append(ks, Some(&kv[0]), opts, &format!("{path}[{i}].key"))?;
                         values.append(vs, Some(&kv[1]), opts, &format!("{path}[{i}].value"))?;
                         n += 1;

@@ -169,12 +169,20 @@ fn source_config(config: &SinkConfig, task_id: usize) -> SourceConfig {
             r.trim_start_matches('^').trim_end_matches('$')
         )],
     };
+    let mut settings = config.consumer.clone();
+    if let Some(worker) = &config.worker_id {
+        // Static membership: a restart with the same id takes the partitions back at once.
+        settings.insert(
+            "group.instance.id".into(),
+            format!("{worker}.{}.task-{task_id}", config.name),
+        );
+    }
     SourceConfig {
         bootstrap_servers: config.bootstrap_servers.clone(),
         group_id: config.group_id(),
         client_id: format!("connector-consumer-{}-{task_id}", config.name),
         subscription,
-        settings: config.consumer.clone(),
+        settings,
         max_batch_records: 50_000,
         max_batch_bytes: 8 << 20,
     }
