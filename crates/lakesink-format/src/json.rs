@@ -315,8 +315,24 @@ impl std::fmt::Write for Stack {
 }
 
 pub(crate) fn write_double(out: &mut Vec<u8>, v: f64) {
-    if !v.is_finite() {
-        write_non_finite(out, v.is_nan(), v > 0.0);
+    write_java_number(out, v, v.is_finite(), v.is_nan(), v > 0.0);
+}
+
+pub(crate) fn write_float(out: &mut Vec<u8>, v: f32) {
+    write_java_number(out, v, v.is_finite(), v.is_nan(), v > 0.0);
+}
+
+/// A float or double as Java's `toString` prints it. Generic so that a float keeps its own
+/// shortest digits (widening it to f64 first would print more).
+fn write_java_number(
+    out: &mut Vec<u8>,
+    v: impl std::fmt::LowerExp,
+    finite: bool,
+    nan: bool,
+    positive: bool,
+) {
+    if !finite {
+        write_non_finite(out, nan, positive);
         return;
     }
     let mut s = Stack {
@@ -324,20 +340,6 @@ pub(crate) fn write_double(out: &mut Vec<u8>, v: f64) {
         len: 0,
     };
     // Rust's `{:e}` gives the shortest digits that round-trip, as Java's toString does.
-    if write!(s, "{v:e}").is_ok() {
-        java_style(out, &s.buf[..s.len]);
-    }
-}
-
-pub(crate) fn write_float(out: &mut Vec<u8>, v: f32) {
-    if !v.is_finite() {
-        write_non_finite(out, v.is_nan(), v > 0.0);
-        return;
-    }
-    let mut s = Stack {
-        buf: [0; 64],
-        len: 0,
-    };
     if write!(s, "{v:e}").is_ok() {
         java_style(out, &s.buf[..s.len]);
     }
