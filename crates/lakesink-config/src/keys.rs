@@ -370,7 +370,7 @@ pub static KEYS: &[KeyDef] = &[
         Regex,
         Unset,
         S,
-        "Regular expression of topics to consume (matched against whole names; new matching topics are picked up).",
+        "Regular expression of topics to consume, matched against whole topic names; topics created later that match are picked up. Use POSIX extended syntax (librdkafka applies it): groups `( )`, classes `[a-z]`, `.*`, `|`; no `(?:` or look-arounds.",
     ),
     key(
         "key.converter",

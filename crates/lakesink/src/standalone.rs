@@ -162,10 +162,10 @@ impl PartitionHandler for Handler {
 fn source_config(config: &SinkConfig, task_id: usize) -> SourceConfig {
     let subscription = match &config.topics {
         TopicSelection::List(topics) => topics.clone(),
-        // librdkafka subscribes by regex when the name starts with '^'; Connect's
-        // topics.regex matches whole names.
+        // librdkafka subscribes by regex when the name starts with '^' (POSIX-style syntax,
+        // so no `(?:`); Connect's topics.regex matches whole names.
         TopicSelection::Regex(r) => vec![format!(
-            "^(?:{})$",
+            "^({})$",
             r.trim_start_matches('^').trim_end_matches('$')
         )],
     };
