@@ -212,10 +212,7 @@ def wait_until(predicate, timeout, what, proc=None):
     pytest.fail(f"timed out after {timeout}s waiting for {what}{detail}")
 
 
-def covered(files_by_partition, expected_next):
-    """True when each partition's committed files reach expected_next[p] - 1."""
-    for p, n in expected_next.items():
-        files = files_by_partition.get(p, [])
-        if n > 0 and (not files or files[-1][1] < n - 1):
-            return False
-    return True
+def reached(hdfs, root, topic, counts):
+    """True when, for each partition p, the committed files of `topic` hold at least counts[p] records."""
+    files = committed_files(hdfs, root, topic)
+    return all(sum(e - s + 1 for s, e, _ in files.get(p, [])) >= n for p, n in counts.items())

@@ -5,7 +5,7 @@ import random
 import signal
 import time
 
-from conftest import (Lakesink, committed_files, connector_props, create_topic, produce, read_bytes,
+from conftest import (Lakesink, committed_files, reached, connector_props, create_topic, produce, read_bytes,
                       unique, wait_until, worker_props)
 
 N_RECORDS = int(os.environ.get("LAKESINK_CRASH_RECORDS", "200000"))
@@ -82,8 +82,7 @@ def test_sigkill_at_random_moments(kafka, hdfs, hdfs_url, lakesink_bin, workdir)
     # A last run to the end, then a graceful stop that commits the tail.
     sink = Lakesink(lakesink_bin, workdir, worker, connector, name="final")
     full = {p: (sum(1 for (pp, _) in produced if pp == p) // 2500) * 2500 for p in range(PARTITIONS)}
-    wait_until(lambda: all(sum(e - s + 1 for s, e, _ in committed_files(hdfs, root, topic).get(p, [])) >= full[p]
-                           for p in full), 300, "all full files", sink)
+    wait_until(lambda: reached(hdfs, root, topic, full), 300, "all full files", sink)
     assert sink.stop() == 0, sink.output()[-3000:]
     elapsed = time.time() - started
     total, duplicates, gaps = verify(hdfs, root, topic, produced)
@@ -128,8 +127,7 @@ def test_frozen_worker_is_fenced(kafka, hdfs, hdfs_url, lakesink_bin, workdir):
     produced = {**first, **second}
     wait_until(lambda: b.output().count("partitions assigned") >= 2, 60, "b to take over a's partitions", b)
     full = {p: (sum(1 for (pp, _) in produced if pp == p) // 1000) * 1000 for p in range(PARTITIONS)}
-    wait_until(lambda: all(sum(e - s + 1 for s, e, _ in committed_files(hdfs, root, topic).get(p, [])) >= full[p]
-                           for p in full), 120, "b to commit everything", b)
+    wait_until(lambda: reached(hdfs, root, topic, full), 120, "b to commit everything", b)
     a.signal(signal.SIGCONT)
     wait_until(lambda: "fenced" in a.output() or "revoked" in a.output(), 60, "a to notice it lost its partitions", a)
     time.sleep(3)
@@ -139,8 +137,7 @@ def test_frozen_worker_is_fenced(kafka, hdfs, hdfs_url, lakesink_bin, workdir):
     # flush.size commits them without waiting for a stop).
     c = Lakesink(lakesink_bin, workdir, worker, {**connector, "flush.size": "100"}, name="c")
     counts = {p: sum(1 for (pp, _) in produced if pp == p) for p in range(PARTITIONS)}
-    wait_until(lambda: all(sum(e - s + 1 for s, e, _ in committed_files(hdfs, root, topic).get(p, [])) >= counts[p]
-                           for p in counts), 120, "the rest to be committed", c)
+    wait_until(lambda: reached(hdfs, root, topic, counts), 120, "the rest to be committed", c)
     assert c.stop() == 0, c.output()[-3000:]
     try:
         total, duplicates, gaps = verify(hdfs, root, topic, produced)

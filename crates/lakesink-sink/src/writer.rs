@@ -193,10 +193,8 @@ impl PartitionWriter {
         for run in converted {
             self.write_run(run).await?;
         }
+        // write_run has already rotated whenever flush.size was reached.
         self.consumed_next = Some(last + 1);
-        if self.open_records >= self.settings.flush_size {
-            self.rotate().await?;
-        }
         Ok(())
     }
 
