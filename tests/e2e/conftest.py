@@ -216,3 +216,41 @@ def reached(hdfs, root, topic, counts):
     """True when, for each partition p, the committed files of `topic` hold at least counts[p] records."""
     files = committed_files(hdfs, root, topic)
     return all(sum(e - s + 1 for s, e, _ in files.get(p, [])) >= n for p, n in counts.items())
+
+
+def committed_files_deep(hdfs, root, topic, topics_dir="topics"):
+    """[(directory relative to the topic, partition, start, end, path)] of every committed
+    file at any depth under <root>/<topics_dir>/<topic>."""
+    out = []
+    base = f"{root}/{topics_dir}/{topic}"
+    stack = [base]
+    while stack:
+        d = stack.pop()
+        try:
+            entries = list(hdfs.list_status(d))
+        except FileNotFoundError:
+            continue
+        for e in entries:
+            if e.isdir:
+                stack.append(e.path)
+                continue
+            name = e.path.rsplit("/", 1)[-1]
+            m = COMMITTED.match(name)
+            if not m:
+                continue
+            assert m.group(1) == topic, name
+            rel = e.path[len(base) + 1:].rsplit("/", 1)[0] if "/" in e.path[len(base) + 1:] else ""
+            out.append((rel, int(m.group(2)), int(m.group(3)), int(m.group(4)), e.path))
+    out.sort()
+    return out
+
+
+def group_offsets(kafka, group, topic, partitions):
+    """The consumer group's committed next offset per partition (-1001 when none)."""
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": kafka, "group.id": group, "enable.auto.commit": False})
+    try:
+        got = c.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=30)
+        return {tp.partition: tp.offset for tp in got}
+    finally:
+        c.close()

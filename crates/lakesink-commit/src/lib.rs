@@ -15,6 +15,7 @@
 
 mod record;
 
+use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -48,6 +49,8 @@ pub enum CommitError {
         temp: String,
         final_path: String,
     },
+    #[error("{tp}: {message}")]
+    Layout { tp: String, message: String },
     #[error("{tp}: no valid commit record in {dir}: {detail}")]
     Corrupt {
         tp: String,
@@ -56,15 +59,94 @@ pub enum CommitError {
     },
 }
 
-/// Where the files of a connector live, relative to the store URL.
+/// Where the files of a connector live, relative to the store URL. `topics_dir` and
+/// `logs_dir` may contain `${topic}` and `${n}` (groups of `capture`); a partition's log works
+/// on the layout [`Layout::for_topic`] resolves for its topic.
 #[derive(Debug, Clone)]
 pub struct Layout {
     pub topics_dir: String,
     pub logs_dir: String,
     pub zero_pad_width: usize,
+    /// `topic.capture.groups.regex`, anchored to match whole topic names.
+    pub capture: Option<regex::Regex>,
 }
 
 impl Layout {
+    /// Builds a layout; `capture` must match whole topic names (it is anchored here).
+    pub fn new(
+        topics_dir: &str,
+        logs_dir: &str,
+        zero_pad_width: usize,
+        capture: Option<&str>,
+    ) -> Result<Layout, String> {
+        let capture = capture
+            .map(|r| {
+                regex::Regex::new(&format!("^(?:{r})$"))
+                    .map_err(|e| format!("topic.capture.groups.regex: {e}"))
+            })
+            .transpose()?;
+        Ok(Layout {
+            topics_dir: topics_dir.trim_matches('/').to_string(),
+            logs_dir: logs_dir.trim_matches('/').to_string(),
+            zero_pad_width,
+            capture,
+        })
+    }
+
+    /// The layout of one topic: `${topic}` and `${n}` replaced in both directories.
+    pub fn for_topic(&self, topic: &str) -> Result<Layout, String> {
+        let needs_groups = [&self.topics_dir, &self.logs_dir]
+            .iter()
+            .any(|d| d.contains("${") && d.replace("${topic}", "").contains("${"));
+        let groups: Vec<String> = match (&self.capture, needs_groups) {
+            (Some(re), true) => match re.captures(topic) {
+                Some(c) => c
+                    .iter()
+                    .map(|g| g.map(|m| m.as_str().to_string()).unwrap_or_default())
+                    .collect(),
+                None => {
+                    return Err(format!(
+                        "topic '{topic}' does not match topic.capture.groups.regex '{}', whose groups topics.dir or logs.dir use",
+                        re.as_str()
+                    ));
+                }
+            },
+            _ => Vec::new(),
+        };
+        let fill = |template: &str| -> Result<String, String> {
+            let mut out = String::with_capacity(template.len());
+            let mut rest = template;
+            while let Some(start) = rest.find("${") {
+                out.push_str(&rest[..start]);
+                let len = rest[start..]
+                    .find('}')
+                    .ok_or_else(|| format!("unclosed variable in '{template}'"))?;
+                let var = &rest[start + 2..start + len];
+                if var == "topic" {
+                    out.push_str(topic);
+                } else {
+                    let value = var
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|n| groups.get(n))
+                        .ok_or_else(|| {
+                            format!("'{template}': no value for ${{{var}}} for topic '{topic}'")
+                        })?;
+                    out.push_str(value);
+                }
+                rest = &rest[start + len + 1..];
+            }
+            out.push_str(rest);
+            Ok(out.trim_matches('/').to_string())
+        };
+        Ok(Layout {
+            topics_dir: fill(&self.topics_dir)?,
+            logs_dir: fill(&self.logs_dir)?,
+            zero_pad_width: self.zero_pad_width,
+            capture: None,
+        })
+    }
+
     /// `<logs.dir>/<topic>/<partition>`: the commit log of a partition.
     pub fn log_dir(&self, tp: &TopicPartition) -> String {
         lakesink_storage::join(&[&self.logs_dir, &tp.topic, &tp.partition.to_string()])
@@ -124,6 +206,8 @@ pub struct PartitionLog {
     epoch: u64,
     last_seq: u64,
     next_offset: Option<i64>,
+    /// Directories committed past `next_offset` (see [`CommitRecord::ahead`]).
+    ahead: BTreeMap<String, i64>,
 }
 
 fn seq_name(seq: u64) -> String {
@@ -161,6 +245,9 @@ pub struct Recovery {
     pub orphans_deleted: usize,
     /// Commit records that failed their checksum and were skipped.
     pub corrupt_records: usize,
+    /// Directories whose committed files reach past `next_offset` (see
+    /// [`CommitRecord::ahead`]): replayed records for them at or below the offset are skipped.
+    pub ahead: BTreeMap<String, i64>,
 }
 
 impl PartitionLog {
@@ -181,6 +268,12 @@ impl PartitionLog {
         tp: TopicPartition,
         owner: String,
     ) -> Result<(PartitionLog, Recovery), CommitError> {
+        let layout = layout
+            .for_topic(&tp.topic)
+            .map_err(|message| CommitError::Layout {
+                tp: tp.to_string(),
+                message,
+            })?;
         let mut log = PartitionLog {
             store,
             layout,
@@ -189,6 +282,7 @@ impl PartitionLog {
             epoch: 0,
             last_seq: 0,
             next_offset: None,
+            ahead: BTreeMap::new(),
         };
         let dir = log.layout.log_dir(&log.tp);
         let mut renames_finished = 0;
@@ -223,8 +317,9 @@ impl PartitionLog {
                 renames_finished += log.finish_renames(&dir, *seq, record).await?;
                 log.epoch = record.epoch;
                 log.next_offset = record.next_offset;
+                log.ahead = record.ahead.clone();
                 if corrupt_records > 0 {
-                    log.next_offset = log.skip_committed_beyond(record).await?;
+                    log.skip_committed_beyond(record).await?;
                 }
             } else if corrupt_records > 0 {
                 return Err(CommitError::Corrupt {
@@ -243,6 +338,7 @@ impl PartitionLog {
                 written_at_ms: now_ms(),
                 next_offset: log.next_offset,
                 files: Vec::new(),
+                ahead: log.ahead.clone(),
             };
             match log.publish(&open).await {
                 Ok(()) => {
@@ -254,6 +350,7 @@ impl PartitionLog {
                         renames_finished,
                         orphans_deleted,
                         corrupt_records,
+                        ahead: log.ahead.clone(),
                     };
                     return Ok((log, recovery));
                 }
@@ -303,16 +400,15 @@ impl PartitionLog {
 
     /// After a damaged record was skipped, its files may be committed already: look for
     /// committed files of this partition past the recovered offset in the directories the
-    /// partition has written to, and resume after them. Runs only in that rare case.
-    async fn skip_committed_beyond(
-        &self,
-        record: &CommitRecord,
-    ) -> Result<Option<i64>, CommitError> {
-        let mut next = record.next_offset;
+    /// partition has written to, and mark those directories as committed up to them. Runs
+    /// only in that rare case.
+    async fn skip_committed_beyond(&mut self, record: &CommitRecord) -> Result<(), CommitError> {
+        let prefix = format!("{}/", self.layout.topics_dir);
         let mut dirs: Vec<String> = record
             .files
             .iter()
             .map(|f| lakesink_storage::parent(&f.path).to_string())
+            .chain(record.ahead.keys().map(|d| format!("{prefix}{d}")))
             .collect();
         dirs.push(lakesink_storage::join(&[
             &self.layout.topics_dir,
@@ -322,18 +418,20 @@ impl PartitionLog {
         dirs.sort();
         dirs.dedup();
         for dir in dirs {
+            let relative = dir.strip_prefix(&prefix).unwrap_or(&dir).to_string();
             for e in self.store.list(&dir).await.map_err(|e| self.err(e))? {
                 if let Some((topic, p, _, end)) = parse_committed_name(&e.name)
                     && *topic == *self.tp.topic
                     && p == self.tp.partition
-                    && next.is_none_or(|n| end >= n)
+                    && self.next_offset.is_none_or(|n| end >= n)
                 {
-                    tracing::warn!(tp = %self.tp, file = %e.name, "committed file beyond the last valid commit record; resuming after it");
-                    next = Some(end + 1);
+                    tracing::warn!(tp = %self.tp, file = %e.name, "committed file beyond the last valid commit record; its records will not be written again");
+                    let known = self.ahead.entry(relative.clone()).or_insert(end);
+                    *known = (*known).max(end);
                 }
             }
         }
-        Ok(next)
+        Ok(())
     }
 
     /// Publishes `record` as `last_seq + 1` with a no-clobber rename, then checks that no
@@ -508,6 +606,11 @@ impl PartitionLog {
         self.next_offset
     }
 
+    /// Directories committed past [`PartitionLog::next_offset`].
+    pub fn ahead(&self) -> &BTreeMap<String, i64> {
+        &self.ahead
+    }
+
     pub fn layout(&self) -> &Layout {
         &self.layout
     }
@@ -527,12 +630,28 @@ impl PartitionLog {
     /// Writes the commit record of `files` and `next_offset` under a pending name. It can run
     /// while the files are still being closed; [`PartitionLog::commit_staged`] publishes it
     /// once they are.
+    ///
+    /// `next_offset` is the lowest offset not yet durable: records at or above it may sit in
+    /// files that stay open. The record's `ahead` map is the current one plus this commit's
+    /// files, keeping only directories committed at or past `next_offset`.
     pub async fn stage(
         &self,
         files: Vec<FileCommit>,
         next_offset: i64,
     ) -> Result<StagedCommit, CommitError> {
         failpoint("before-commit");
+        let encoded_dir = |path: &str| {
+            let dir = lakesink_storage::parent(path);
+            dir.strip_prefix(&format!("{}/", self.layout.topics_dir))
+                .unwrap_or(dir)
+                .to_string()
+        };
+        let mut ahead = self.ahead.clone();
+        for f in &files {
+            let known = ahead.entry(encoded_dir(&f.path)).or_insert(f.end_offset);
+            *known = (*known).max(f.end_offset);
+        }
+        ahead.retain(|_, end| *end >= next_offset);
         self.stage_record(CommitRecord {
             kind: RecordKind::Files,
             epoch: self.epoch,
@@ -540,6 +659,7 @@ impl PartitionLog {
             written_at_ms: now_ms(),
             next_offset: Some(next_offset),
             files,
+            ahead,
         })
         .await
     }
@@ -554,6 +674,7 @@ impl PartitionLog {
         self.finish_renames(&dir, self.last_seq, &staged.record)
             .await?;
         self.next_offset = staged.record.next_offset;
+        self.ahead = staged.record.ahead.clone();
         if self.last_seq.is_multiple_of(RETAINED_RECORDS) {
             self.prune().await;
         }

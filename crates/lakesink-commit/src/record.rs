@@ -4,6 +4,8 @@
 //! the JSON body and a newline. JSON keeps records readable with `hdfs dfs -cat` when an
 //! operator needs to look; the checksum and length catch any damage.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +40,13 @@ pub struct CommitRecord {
     pub next_offset: Option<i64>,
     #[serde(default)]
     pub files: Vec<FileCommit>,
+    /// Output directories (relative to `topics.dir`) whose committed files reach past
+    /// `next_offset`, with the last offset committed there. A partition whose records go to
+    /// several directories commits each directory's file on its own, so other directories
+    /// may still hold older, uncommitted records: on replay from `next_offset`, a record for
+    /// one of these directories at or below its offset is already committed and is skipped.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ahead: BTreeMap<String, i64>,
 }
 
 const MAGIC: &str = "lakesink-commit";
@@ -107,6 +116,7 @@ mod tests {
                 records: 42,
                 bytes: 1000,
             }],
+            ahead: BTreeMap::from([("t/day=2".to_string(), 50)]),
         }
     }
 

@@ -7,6 +7,7 @@ fn setup() -> (tempfile::TempDir, Store, Layout) {
         topics_dir: "topics".into(),
         logs_dir: "logs".into(),
         zero_pad_width: 10,
+        capture: None,
     };
     (dir, store, layout)
 }
@@ -100,6 +101,7 @@ async fn crash_after_publish_is_finished_by_recovery() {
         written_at_ms: 0,
         next_offset: Some(5),
         files: vec![f],
+        ahead: Default::default(),
     };
     a.publish(&record).await.unwrap();
     assert!(!store.exists(&final_path).await.unwrap());
@@ -207,10 +209,11 @@ async fn a_damaged_record_falls_back_and_skips_committed_files() {
         .await
         .unwrap();
     assert_eq!(rec.corrupt_records, 1);
+    assert_eq!(rec.next_offset, Some(10), "the last valid record's offset");
     assert_eq!(
-        rec.next_offset,
-        Some(20),
-        "the file of the damaged record is found and skipped"
+        rec.ahead.get("orders/partition=2"),
+        Some(&19),
+        "the file of the damaged record is found: its records are skipped on replay"
     );
 }
 
@@ -238,4 +241,53 @@ async fn old_records_are_pruned() {
         .await
         .unwrap();
     assert_eq!(rec.next_offset, Some(40));
+}
+
+#[test]
+fn topic_variables_fill_the_directories() {
+    let l = Layout::new(
+        "data/${1}/${topic}",
+        "wal/${0}",
+        10,
+        Some(r"([a-z]+)\.(v[0-9]+)"),
+    )
+    .unwrap();
+    let r = l.for_topic("orders.v2").unwrap();
+    assert_eq!(r.topics_dir, "data/orders/orders.v2");
+    assert_eq!(r.logs_dir, "wal/orders.v2");
+    // The regex must match the whole name.
+    let e = l.for_topic("orders.v2.extra").unwrap_err();
+    assert!(
+        e.contains("does not match topic.capture.groups.regex"),
+        "{e}"
+    );
+    // ${topic} alone needs no regex.
+    let plain = Layout::new("t/${topic}", "logs", 10, None).unwrap();
+    assert_eq!(plain.for_topic("x").unwrap().topics_dir, "t/x");
+}
+
+#[tokio::test]
+async fn ahead_directories_are_kept_until_the_next_offset_passes_them() {
+    let (_d, store, layout) = setup();
+    let (mut a, _) = PartitionLog::open(store.clone(), layout.clone(), tp(), "a".into())
+        .await
+        .unwrap();
+    let mut f1 = file(&a, temp_file(&store, &a, b"1\n").await, 10, 20);
+    f1.path = layout.committed_path(&tp(), "t/day=1", 10, 20, ".json");
+    // Offsets from 5 are still open elsewhere: day=1 is committed ahead, up to 20.
+    a.commit(vec![f1], 5).await.unwrap();
+    assert_eq!(a.ahead().get("t/day=1"), Some(&20));
+    let (mut b, rec) = PartitionLog::open(store.clone(), layout.clone(), tp(), "b".into())
+        .await
+        .unwrap();
+    assert_eq!(rec.next_offset, Some(5));
+    assert_eq!(
+        rec.ahead.get("t/day=1"),
+        Some(&20),
+        "carried by the open record"
+    );
+    let mut f2 = file(&b, temp_file(&store, &b, b"2\n").await, 5, 30);
+    f2.path = layout.committed_path(&tp(), "t/day=2", 5, 30, ".json");
+    b.commit(vec![f2], 31).await.unwrap();
+    assert!(b.ahead().is_empty(), "{:?}", b.ahead());
 }

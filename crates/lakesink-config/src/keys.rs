@@ -200,7 +200,7 @@ pub const PARTITIONERS: &[Choice] = &[
             "DefaultPartitioner",
         ],
     ),
-    pending(
+    choice(
         "field",
         &[
             "io.confluent.connect.storage.partitioner.FieldPartitioner",
@@ -208,7 +208,7 @@ pub const PARTITIONERS: &[Choice] = &[
             "FieldPartitioner",
         ],
     ),
-    pending(
+    choice(
         "time",
         &[
             "io.confluent.connect.storage.partitioner.TimeBasedPartitioner",
@@ -216,7 +216,7 @@ pub const PARTITIONERS: &[Choice] = &[
             "TimeBasedPartitioner",
         ],
     ),
-    pending(
+    choice(
         "daily",
         &[
             "io.confluent.connect.storage.partitioner.DailyPartitioner",
@@ -224,12 +224,31 @@ pub const PARTITIONERS: &[Choice] = &[
             "DailyPartitioner",
         ],
     ),
-    pending(
+    choice(
         "hourly",
         &[
             "io.confluent.connect.storage.partitioner.HourlyPartitioner",
             "io.confluent.connect.hdfs.partitioner.HourlyPartitioner",
             "HourlyPartitioner",
+        ],
+    ),
+];
+
+pub const TIMESTAMP_EXTRACTORS: &[Choice] = &[
+    choice(
+        "Wallclock",
+        &[
+            "io.confluent.connect.storage.partitioner.TimeBasedPartitioner$WallclockTimestampExtractor",
+        ],
+    ),
+    choice(
+        "Record",
+        &["io.confluent.connect.storage.partitioner.TimeBasedPartitioner$RecordTimestampExtractor"],
+    ),
+    choice(
+        "RecordField",
+        &[
+            "io.confluent.connect.storage.partitioner.TimeBasedPartitioner$RecordFieldTimestampExtractor",
         ],
     ),
 ];
@@ -548,7 +567,7 @@ pub static KEYS: &[KeyDef] = &[
         NonEmpty,
         Value("topics"),
         S,
-        "Directory under the store URL for committed data files; temp files go to `<topics.dir>/+tmp`.",
+        "Directory under the store URL for committed data files; temp files go to `<topics.dir>/+tmp`. May contain `${topic}` and the groups `${n}` of `topic.capture.groups.regex`.",
     ),
     key(
         "logs.dir",
@@ -557,7 +576,7 @@ pub static KEYS: &[KeyDef] = &[
         NonEmpty,
         Value("logs"),
         S,
-        "Directory under the store URL for the per-partition commit logs. Must be unique per connector.",
+        "Directory under the store URL for the per-partition commit logs. Must be unique per connector. May contain `${topic}` and `${n}` like `topics.dir`.",
     ),
     key(
         "topic.capture.groups.regex",
@@ -565,8 +584,8 @@ pub static KEYS: &[KeyDef] = &[
         HDFS,
         Regex,
         Unset,
-        NotYet,
-        "Regex whose groups `${n}` may be used in `topics.dir` and `logs.dir`.",
+        S,
+        "Regex that must match the whole topic name; its groups `${0}`..`${n}` may be used in `topics.dir` and `logs.dir` (as may `${topic}`).",
     ),
     key(
         "storage.class",
@@ -663,7 +682,7 @@ pub static KEYS: &[KeyDef] = &[
         },
         Required,
         S,
-        "Commit the open files of a Kafka partition once it has this many records.",
+        "Commit a file once it has this many records. Counted per output directory (the Confluent sink counts per Kafka partition across its directories; with DefaultPartitioner that is the same). Per-topic override: `topic.<topic>.flush.size`.",
     ),
     key(
         "rotate.interval.ms",
@@ -675,7 +694,7 @@ pub static KEYS: &[KeyDef] = &[
         },
         Value("-1"),
         S,
-        "Commit once the record timestamps in the open files span this many milliseconds (record time; -1 = off).",
+        "Commit a file once the record times in it span this many milliseconds (-1 = off). Record time is the time-based partitioner's timestamp, otherwise the Kafka record timestamp. Per-topic override: `topic.<topic>.rotate.interval.ms`.",
     ),
     key(
         "rotate.schedule.interval.ms",
@@ -687,7 +706,7 @@ pub static KEYS: &[KeyDef] = &[
         },
         Value("-1"),
         S,
-        "Commit open files on the wall clock every interval, aligned to midnight in `timezone`, also when the partition is idle (-1 = off).",
+        "Commit open files on the wall clock every interval, aligned to midnight in `timezone`, also when the partition is idle (-1 = off). Per-topic override: `topic.<topic>.rotate.schedule.interval.ms`.",
     ),
     key(
         "retry.backoff.ms",
@@ -796,7 +815,7 @@ pub static KEYS: &[KeyDef] = &[
         Choice(PARTITIONERS),
         Value("default"),
         S,
-        "How records are spread over directories. `DefaultPartitioner`: `<topic>/partition=<p>`.",
+        "How records are spread over directories: `DefaultPartitioner` writes `<topic>/partition=<p>`; `FieldPartitioner` `<topic>/<field>=<value>/...`; `TimeBasedPartitioner` `<topic>/<path.format of the record's time bucket>`; `DailyPartitioner` and `HourlyPartitioner` are time-based with fixed formats (`'year'=YYYY/'month'=MM/'day'=dd[/'hour'=HH]`).",
     ),
     key(
         "partition.field.name",
@@ -804,8 +823,8 @@ pub static KEYS: &[KeyDef] = &[
         PARTITIONER,
         List,
         Unset,
-        NoEffect("read only by FieldPartitioner, not supported yet"),
-        "Fields for FieldPartitioner.",
+        S,
+        "FieldPartitioner: the value fields whose values name the directories, in order; nested fields with dots (`customer.country`). Integer, string and boolean values; a null gives `<field>=null`. Values are escaped as Hive escapes partition values.",
     ),
     key(
         "partition.duration.ms",
@@ -816,8 +835,8 @@ pub static KEYS: &[KeyDef] = &[
             max: LONG_MAX,
         },
         Value("-1"),
-        NoEffect("read only by time-based partitioners, not supported yet"),
-        "Bucket width for TimeBasedPartitioner.",
+        S,
+        "TimeBasedPartitioner: width of a time bucket in milliseconds (required, > 0). Buckets are aligned to local midnight of `timezone`.",
     ),
     key(
         "path.format",
@@ -825,8 +844,8 @@ pub static KEYS: &[KeyDef] = &[
         PARTITIONER,
         String,
         Value(""),
-        NoEffect("read only by time-based partitioners, not supported yet"),
-        "Joda-Time path pattern for TimeBasedPartitioner.",
+        S,
+        "TimeBasedPartitioner: Joda-Time pattern of a bucket's directory, e.g. `'year'=YYYY/'month'=MM/'day'=dd/'hour'=HH` (text in quotes is literal; `YYYY` is the year of era, as in Joda).",
     ),
     key(
         "locale",
@@ -834,8 +853,8 @@ pub static KEYS: &[KeyDef] = &[
         PARTITIONER,
         String,
         Value(""),
-        NoEffect("read only by time-based partitioners, not supported yet"),
-        "Locale for TimeBasedPartitioner.",
+        S,
+        "Time-based partitioners: locale of month and day names in `path.format` (required; e.g. `en-US`; names are printed in English).",
     ),
     key(
         "timezone",
@@ -844,16 +863,16 @@ pub static KEYS: &[KeyDef] = &[
         TimeZone,
         Unset,
         S,
-        "Time zone for `rotate.schedule.interval.ms` (required with it) and time-based partitioners.",
+        "Time zone for `rotate.schedule.interval.ms` and time-based partitioners (required with either).",
     ),
     key(
         "timestamp.extractor",
         C,
         PARTITIONER,
-        String,
+        Choice(TIMESTAMP_EXTRACTORS),
         Value("Wallclock"),
-        NoEffect("read only by time-based partitioners, not supported yet"),
-        "Timestamp source for time-based partitioners.",
+        S,
+        "Time-based partitioners: where a record's time comes from. `Wallclock`: the time it is written; `Record`: the Kafka record timestamp; `RecordField`: the value field `timestamp.field`.",
     ),
     key(
         "timestamp.field",
@@ -861,8 +880,8 @@ pub static KEYS: &[KeyDef] = &[
         PARTITIONER,
         String,
         Value("timestamp"),
-        NoEffect("read only by time-based partitioners, not supported yet"),
-        "Field for the RecordField timestamp extractor.",
+        S,
+        "The value field holding the time for `timestamp.extractor=RecordField` (dots for nested fields): epoch milliseconds, an ISO-8601 string, or a Timestamp/Date.",
     ),
     // --- Hive ---
     key(
@@ -968,6 +987,42 @@ pub static KEYS: &[KeyDef] = &[
         Value("134217728"),
         S,
         "A Parquet row group is closed once its buffered data reaches this many bytes (the Confluent sink hard-codes 256 MiB).",
+    ),
+    key(
+        "lakesink.rotate.size.bytes",
+        C,
+        LAKESINK,
+        Int {
+            min: -1,
+            max: LONG_MAX,
+        },
+        Value("-1"),
+        S,
+        "Commit a file once it holds about this many bytes (the format's buffered size plus what is written; -1 = off), so files come out near a target size. Per-topic override: `topic.<topic>.lakesink.rotate.size.bytes`.",
+    ),
+    key(
+        "lakesink.max.open.files",
+        C,
+        LAKESINK,
+        Int {
+            min: 1,
+            max: INT_MAX,
+        },
+        Value("4096"),
+        S,
+        "Most output files a connector keeps open in this worker. Above it, each Kafka partition holding more than its share commits its oldest files early.",
+    ),
+    key(
+        "lakesink.max.buffered.bytes",
+        C,
+        LAKESINK,
+        Int {
+            min: 1048576,
+            max: LONG_MAX,
+        },
+        Value("201326592"),
+        S,
+        "Most bytes of file data a connector holds in memory in this worker (rows not yet written to storage). Above it, each Kafka partition holding more than its share moves its largest file to storage (a file of 4 MiB or more) or commits it early.",
     ),
     key(
         "lakesink.offset.out.of.range",
@@ -1221,6 +1276,12 @@ pub static PREFIXES: &[PrefixDef] = &[
         scope: W,
         support: S,
         doc: "Settings of the worker's value converter.",
+    },
+    PrefixDef {
+        prefix: "topic.",
+        scope: C,
+        support: S,
+        doc: "Per-topic rotation: `topic.<topic>.<key>` overrides `flush.size`, `rotate.interval.ms`, `rotate.schedule.interval.ms` or `lakesink.rotate.size.bytes` for one topic (the topic name may contain dots; the key is matched at the end).",
     },
     PrefixDef {
         prefix: "transforms.",

@@ -134,6 +134,54 @@ pub enum OffsetOutOfRange {
     Fail,
 }
 
+/// `partitioner.class`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartitionerKind {
+    Default,
+    Field,
+    TimeBased,
+    Daily,
+    Hourly,
+}
+
+/// `timestamp.extractor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimestampExtractorKind {
+    Wallclock,
+    Record,
+    RecordField,
+}
+
+/// The partitioner keys, as given (the partitioner crate checks the pattern syntax).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionerConfig {
+    pub kind: PartitionerKind,
+    pub field_names: Vec<String>,
+    pub duration_ms: i64,
+    pub path_format: String,
+    pub locale: String,
+    pub extractor: TimestampExtractorKind,
+    pub timestamp_field: String,
+}
+
+/// When files of one topic are committed: the connector's rotation keys with the topic's
+/// `topic.<topic>.*` overrides applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    pub flush_size: u64,
+    pub rotate_interval_ms: Option<u64>,
+    pub rotate_schedule_interval_ms: Option<u64>,
+    pub rotate_size_bytes: Option<u64>,
+}
+
+/// Keys a topic may override, longest first so that suffix matching is unambiguous.
+pub const TOPIC_OVERRIDABLE_KEYS: &[&str] = &[
+    "lakesink.rotate.size.bytes",
+    "rotate.schedule.interval.ms",
+    "rotate.interval.ms",
+    "flush.size",
+];
+
 /// The validated configuration of one sink connector running in a worker.
 #[derive(Debug, Clone)]
 pub struct SinkConfig {
@@ -144,11 +192,17 @@ pub struct SinkConfig {
     pub hadoop_conf_dir: Option<String>,
     pub topics_dir: String,
     pub logs_dir: String,
+    /// `topic.capture.groups.regex`, whose groups `${n}` fill `topics.dir` and `logs.dir`.
+    pub topic_capture_regex: Option<String>,
     pub format: FormatKind,
-    pub flush_size: u64,
-    pub rotate_interval_ms: Option<u64>,
-    pub rotate_schedule_interval_ms: Option<u64>,
+    /// Rotation of every topic without overrides.
+    pub rotation: Rotation,
+    /// Topics with `topic.<topic>.*` overrides.
+    pub topic_rotation: BTreeMap<String, Rotation>,
     pub timezone: Option<String>,
+    pub partitioner: PartitionerConfig,
+    pub max_open_files: usize,
+    pub max_buffered_bytes: u64,
     pub retry_backoff_ms: u64,
     pub shutdown_timeout_ms: u64,
     pub zero_pad_width: usize,
@@ -168,6 +222,14 @@ pub struct SinkConfig {
 }
 
 impl SinkConfig {
+    /// The rotation settings of `topic`.
+    pub fn rotation_for(&self, topic: &str) -> Rotation {
+        self.topic_rotation
+            .get(topic)
+            .copied()
+            .unwrap_or(self.rotation)
+    }
+
     /// The consumer group, as Kafka Connect names it.
     pub fn group_id(&self) -> String {
         format!("connect-{}", self.name)
@@ -614,13 +676,34 @@ pub fn load(worker: &RawConfig, connector: &RawConfig) -> Result<Loaded, ConfigE
         });
     }
 
-    let rotate_schedule = positive(c.int("rotate.schedule.interval.ms"));
     let timezone = c.get("timezone").map(|s| s.trim().to_string());
-    if rotate_schedule.is_some() && timezone.is_none() {
+    let rotation = Rotation {
+        flush_size: c.int("flush.size").max(1) as u64,
+        rotate_interval_ms: positive(c.int("rotate.interval.ms")),
+        rotate_schedule_interval_ms: positive(c.int("rotate.schedule.interval.ms")),
+        rotate_size_bytes: positive(c.int("lakesink.rotate.size.bytes")),
+    };
+    let topic_rotation = topic_overrides(rotation, ccheck.prefixed.get("topic."), &mut errors);
+    if timezone.is_none()
+        && std::iter::once(&rotation)
+            .chain(topic_rotation.values())
+            .any(|r| r.rotate_schedule_interval_ms.is_some())
+    {
         errors.push(ConfigError::Missing {
             key: "timezone".into(),
             hint: "rotate.schedule.interval.ms needs a timezone, e.g. UTC".into(),
         });
+    }
+    let partitioner = partitioner_config(&c, timezone.is_some(), &mut errors);
+    let topic_capture_regex = c
+        .get("topic.capture.groups.regex")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from);
+    for key in ["topics.dir", "logs.dir"] {
+        if let Some(template) = c.get(key) {
+            check_dir_template(key, template, topic_capture_regex.as_deref(), &mut errors);
+        }
     }
 
     let format = match c.choice("format.class") {
@@ -737,11 +820,14 @@ pub fn load(worker: &RawConfig, connector: &RawConfig) -> Result<Loaded, ConfigE
             .trim()
             .trim_matches('/')
             .to_string(),
+        topic_capture_regex,
         format,
-        flush_size: c.int("flush.size").max(1) as u64,
-        rotate_interval_ms: positive(c.int("rotate.interval.ms")),
-        rotate_schedule_interval_ms: rotate_schedule,
+        rotation,
+        topic_rotation,
         timezone,
+        partitioner,
+        max_open_files: c.int("lakesink.max.open.files").max(1) as usize,
+        max_buffered_bytes: c.int("lakesink.max.buffered.bytes").max(1) as u64,
         retry_backoff_ms: c.int("retry.backoff.ms") as u64,
         shutdown_timeout_ms: c.int("shutdown.timeout.ms") as u64,
         zero_pad_width: c.int("filename.offset.zero.pad.width") as usize,
@@ -778,6 +864,207 @@ pub fn load(worker: &RawConfig, connector: &RawConfig) -> Result<Loaded, ConfigE
         value_converter,
     };
     Ok(Loaded { config, warnings })
+}
+
+/// Reads `topic.<topic>.<key>` overrides (the topic may contain dots: the key is matched at
+/// the end of the name).
+fn topic_overrides(
+    base: Rotation,
+    raw: Option<&BTreeMap<String, String>>,
+    errors: &mut Vec<ConfigError>,
+) -> BTreeMap<String, Rotation> {
+    let mut out: BTreeMap<String, Rotation> = BTreeMap::new();
+    for (rest, value) in raw.into_iter().flatten() {
+        let full = format!("topic.{rest}");
+        let Some((topic, key)) = TOPIC_OVERRIDABLE_KEYS.iter().find_map(|k| {
+            rest.strip_suffix(k)
+                .and_then(|t| t.strip_suffix('.'))
+                .map(|t| (t, *k))
+        }) else {
+            errors.push(ConfigError::Unknown {
+                key: full,
+                suggestion: format!(
+                    " (per-topic overrides are topic.<topic>.<key> with <key> one of {})",
+                    TOPIC_OVERRIDABLE_KEYS.join(", ")
+                ),
+            });
+            continue;
+        };
+        if !valid_topic_name(topic) {
+            errors.push(ConfigError::Invalid {
+                key: full,
+                value: value.clone(),
+                expected: format!("topic.<topic>.{key} with a valid Kafka topic name"),
+            });
+            continue;
+        }
+        let Some(def) = keys::find(Scope::Connector, key) else {
+            continue;
+        };
+        if let Err(e) = check_value(def, value) {
+            errors.push(match e {
+                ConfigError::Invalid {
+                    value, expected, ..
+                } => ConfigError::Invalid {
+                    key: full,
+                    value,
+                    expected,
+                },
+                other => other,
+            });
+            continue;
+        }
+        let n: i64 = value.trim().parse().unwrap_or(-1);
+        let r = out.entry(topic.to_string()).or_insert(base);
+        match key {
+            "flush.size" => r.flush_size = n.max(1) as u64,
+            "rotate.interval.ms" => r.rotate_interval_ms = positive(n),
+            "rotate.schedule.interval.ms" => r.rotate_schedule_interval_ms = positive(n),
+            _ => r.rotate_size_bytes = positive(n),
+        }
+    }
+    out
+}
+
+fn partitioner_config(
+    c: &Values<'_>,
+    has_timezone: bool,
+    errors: &mut Vec<ConfigError>,
+) -> PartitionerConfig {
+    let kind = match c.choice("partitioner.class") {
+        Some("field") => PartitionerKind::Field,
+        Some("time") => PartitionerKind::TimeBased,
+        Some("daily") => PartitionerKind::Daily,
+        Some("hourly") => PartitionerKind::Hourly,
+        _ => PartitionerKind::Default,
+    };
+    let config = PartitionerConfig {
+        kind,
+        field_names: c
+            .get("partition.field.name")
+            .unwrap_or_default()
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        duration_ms: c.int("partition.duration.ms"),
+        path_format: c.get("path.format").unwrap_or_default().trim().to_string(),
+        locale: c.get("locale").unwrap_or_default().trim().to_string(),
+        extractor: match c.choice("timestamp.extractor") {
+            Some("Record") => TimestampExtractorKind::Record,
+            Some("RecordField") => TimestampExtractorKind::RecordField,
+            _ => TimestampExtractorKind::Wallclock,
+        },
+        timestamp_field: c
+            .get("timestamp.field")
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    };
+    let class = c.get("partitioner.class").unwrap_or_default();
+    let mut missing = |key: &str, hint: String| {
+        errors.push(ConfigError::Missing {
+            key: key.into(),
+            hint,
+        })
+    };
+    match kind {
+        PartitionerKind::Default => {}
+        PartitionerKind::Field => {
+            if config.field_names.is_empty() {
+                missing(
+                    "partition.field.name",
+                    format!("partitioner.class={class} needs the fields to partition by"),
+                );
+            }
+        }
+        PartitionerKind::TimeBased | PartitionerKind::Daily | PartitionerKind::Hourly => {
+            if kind == PartitionerKind::TimeBased {
+                if config.path_format.is_empty() {
+                    missing(
+                        "path.format",
+                        "TimeBasedPartitioner needs a Joda-Time pattern, e.g. 'year'=YYYY/'month'=MM/'day'=dd/'hour'=HH".into(),
+                    );
+                }
+                if config.duration_ms <= 0 {
+                    missing(
+                        "partition.duration.ms",
+                        "TimeBasedPartitioner needs the bucket width in milliseconds, e.g. 3600000"
+                            .into(),
+                    );
+                }
+            }
+            if config.locale.is_empty() {
+                missing(
+                    "locale",
+                    format!("partitioner.class={class} needs a locale, e.g. en-US"),
+                );
+            }
+            if !has_timezone {
+                missing(
+                    "timezone",
+                    format!("partitioner.class={class} needs a timezone, e.g. UTC"),
+                );
+            }
+            if config.extractor == TimestampExtractorKind::RecordField
+                && config.timestamp_field.is_empty()
+            {
+                missing(
+                    "timestamp.field",
+                    "timestamp.extractor=RecordField needs the field holding the time".into(),
+                );
+            }
+        }
+    }
+    config
+}
+
+/// Checks the `${...}` variables of `topics.dir` / `logs.dir`: `${topic}`, and `${n}` only
+/// with a `topic.capture.groups.regex` that has group `n`.
+fn check_dir_template(
+    key: &str,
+    template: &str,
+    regex: Option<&str>,
+    errors: &mut Vec<ConfigError>,
+) {
+    let groups = regex
+        .and_then(|r| regex::Regex::new(r).ok())
+        .map(|r| r.captures_len() - 1);
+    let mut rest = template;
+    while let Some(start) = rest.find("${") {
+        let Some(len) = rest[start..].find('}') else {
+            errors.push(ConfigError::Invalid {
+                key: key.into(),
+                value: template.into(),
+                expected: "a path whose variables are closed: ${topic} or ${n}".into(),
+            });
+            return;
+        };
+        let var = &rest[start + 2..start + len];
+        rest = &rest[start + len + 1..];
+        if var == "topic" {
+            continue;
+        }
+        match (var.parse::<usize>(), groups) {
+            (Ok(n), Some(g)) if n <= g => {}
+            (Ok(n), Some(g)) => errors.push(ConfigError::Invalid {
+                key: key.into(),
+                value: template.into(),
+                expected: format!(
+                    "group numbers up to {g}, the groups of topic.capture.groups.regex (${{{n}}} is too high)"
+                ),
+            }),
+            (Ok(_), None) => errors.push(ConfigError::Missing {
+                key: "topic.capture.groups.regex".into(),
+                hint: format!("{key}={template} uses ${{{var}}}, a group of that regex"),
+            }),
+            (Err(_), _) => errors.push(ConfigError::Invalid {
+                key: key.into(),
+                value: template.into(),
+                expected: format!("only ${{topic}} and ${{n}} variables (not ${{{var}}})"),
+            }),
+        }
+    }
 }
 
 fn positive(v: i64) -> Option<u64> {
@@ -837,7 +1124,8 @@ mod tests {
         assert_eq!(c.store_url, "hdfs://nn:8020");
         assert_eq!(c.topics_dir, "topics");
         assert_eq!(c.zero_pad_width, 10);
-        assert_eq!(c.flush_size, 3);
+        assert_eq!(c.rotation.flush_size, 3);
+        assert_eq!(c.partitioner.kind, PartitionerKind::Default);
         assert_eq!(c.consumer["auto.offset.reset"], "earliest");
         assert_eq!(c.value_converter.kind, ConverterKind::Json);
         assert!(c.value_converter.schemas_enable);
@@ -872,16 +1160,20 @@ mod tests {
 
     #[test]
     fn not_yet_supported_is_an_error_by_name() {
-        let e = errors(
-            "hive.integration=true\npartitioner.class=io.confluent.connect.storage.partitioner.FieldPartitioner\n",
-        );
+        let e =
+            errors("hive.integration=true\nformat.class=io.confluent.connect.hdfs.orc.OrcFormat\n");
         assert!(
             e.iter().any(|e| e.starts_with(
                 "hive.integration=true: recognised but not supported by Lakesink yet"
             )),
             "{e:?}"
         );
-        assert!(e.iter().any(|e| e.starts_with("partitioner.class=io.confluent.connect.storage.partitioner.FieldPartitioner: recognised but not supported")), "{e:?}");
+        assert!(
+            e.iter().any(|e| e.starts_with(
+                "format.class=io.confluent.connect.hdfs.orc.OrcFormat: recognised but not supported"
+            )),
+            "{e:?}"
+        );
         // The default value of a not-yet key is fine.
         assert!(errors("hive.integration=false\n").is_empty());
     }
@@ -955,5 +1247,97 @@ mod tests {
         .config;
         assert_eq!(c.consumer["sasl.username"], "u");
         assert_eq!(c.consumer["sasl.password"], "p");
+    }
+
+    #[test]
+    fn time_based_partitioner_keys_load_and_missing_ones_are_named() {
+        let c = load(
+            &worker(),
+            &connector("partitioner.class=io.confluent.connect.storage.partitioner.TimeBasedPartitioner\npath.format='year'=YYYY/'month'=MM\npartition.duration.ms=3600000\nlocale=en-US\ntimezone=Europe/Berlin\ntimestamp.extractor=RecordField\ntimestamp.field=meta.ts\n"),
+        )
+        .unwrap()
+        .config;
+        assert_eq!(c.partitioner.kind, PartitionerKind::TimeBased);
+        assert_eq!(c.partitioner.path_format, "'year'=YYYY/'month'=MM");
+        assert_eq!(c.partitioner.duration_ms, 3_600_000);
+        assert_eq!(c.partitioner.extractor, TimestampExtractorKind::RecordField);
+        assert_eq!(c.partitioner.timestamp_field, "meta.ts");
+        let e = errors("partitioner.class=TimeBasedPartitioner\n");
+        for key in ["path.format", "partition.duration.ms", "locale", "timezone"] {
+            assert!(
+                e.iter().any(|m| m.starts_with(&format!("{key}: missing"))),
+                "{key}: {e:?}"
+            );
+        }
+        let e = errors("partitioner.class=FieldPartitioner\n");
+        assert!(
+            e.iter()
+                .any(|m| m.starts_with("partition.field.name: missing")),
+            "{e:?}"
+        );
+        let e = errors(
+            "partitioner.class=HourlyPartitioner\nlocale=en\ntimezone=UTC\ntimestamp.extractor=Sometimes\n",
+        );
+        assert!(
+            e.iter()
+                .any(|m| m.starts_with("timestamp.extractor: invalid value 'Sometimes'")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn per_topic_rotation_overrides() {
+        let c = load(
+            &worker(),
+            &connector("topic.orders.v1.flush.size=500\ntopic.orders.v1.rotate.interval.ms=60000\ntopic.clicks.lakesink.rotate.size.bytes=1048576\n"),
+        )
+        .unwrap()
+        .config;
+        let o = c.rotation_for("orders.v1");
+        assert_eq!((o.flush_size, o.rotate_interval_ms), (500, Some(60_000)));
+        assert_eq!(c.rotation_for("clicks").rotate_size_bytes, Some(1_048_576));
+        assert_eq!(c.rotation_for("clicks").flush_size, 3);
+        assert_eq!(c.rotation_for("other"), c.rotation);
+        let e = errors(
+            "topic.orders.flush.sise=5\ntopic.orders.flush.size=abc\ntopic.orders.rotate.schedule.interval.ms=1000\n",
+        );
+        assert!(
+            e.iter()
+                .any(|m| m.starts_with("topic.orders.flush.sise: unknown")
+                    && m.contains("flush.size")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|m| m.starts_with("topic.orders.flush.size: invalid value 'abc'")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter().any(|m| m.starts_with("timezone: missing")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn directory_variables_are_checked() {
+        assert!(errors("topics.dir=data/${topic}\n").is_empty());
+        let e = errors("topics.dir=data/${1}\n");
+        assert!(
+            e.iter()
+                .any(|m| m.starts_with("topic.capture.groups.regex: missing")),
+            "{e:?}"
+        );
+        let e = errors("topics.dir=data/${2}\ntopic.capture.groups.regex=(.*)\n");
+        assert!(
+            e.iter()
+                .any(|m| m.starts_with("topics.dir: invalid value") && m.contains("up to 1")),
+            "{e:?}"
+        );
+        let e = errors("logs.dir=wal/${host}\n");
+        assert!(
+            e.iter()
+                .any(|m| m.starts_with("logs.dir: invalid value") && m.contains("${host}")),
+            "{e:?}"
+        );
     }
 }

@@ -86,6 +86,11 @@ impl FileFormatWriter for ParquetWriter {
         self.writer.memory_size() + self.writer.inner().len()
     }
 
+    fn flush(&mut self) -> Result<(), FormatError> {
+        self.writer.flush()?;
+        Ok(())
+    }
+
     fn finish(self: Box<Self>) -> Result<Vec<u8>, FormatError> {
         // Flushes the last row group and writes the footer.
         Ok(self.writer.into_inner()?)

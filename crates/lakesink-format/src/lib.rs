@@ -80,6 +80,12 @@ pub trait FileFormatWriter: Send {
     fn take_ready(&mut self) -> Vec<u8>;
     /// Bytes held in memory (buffered rows/row group + ready bytes), for memory accounting.
     fn buffered_bytes(&self) -> usize;
+    /// Moves what is buffered into the ready bytes, to free memory before the file ends
+    /// (Parquet: closes the row group early). Line formats and Avro buffer little; for them
+    /// this does nothing.
+    fn flush(&mut self) -> Result<(), FormatError> {
+        Ok(())
+    }
     /// Ends the file and returns its remaining bytes (e.g. last Avro block, Parquet footer).
     fn finish(self: Box<Self>) -> Result<Vec<u8>, FormatError>;
 }

@@ -1,24 +1,32 @@
 //! Lakesink sink tasks.
 //!
 //! Owns: the per-partition writers ([`PartitionWriter`]) — convert each batch, spread it over
-//! output directories, stream it into temp files, rotate on `flush.size`, record time, schema
-//! change and the wall-clock schedule, and commit through the exactly-once protocol — and the
-//! task loop ([`task::run_task`]) that feeds them and reports committed offsets.
+//! output directories, stream each directory's rows into its own temp file, commit each file
+//! on `flush.size`, record time, size, schema change, the wall-clock schedule or the
+//! connector's open-file and memory limits ([`Budget`]), through the exactly-once protocol —
+//! and the task loop ([`task::run_task`]) that feeds them and reports committed offsets.
 //!
 //! Must not touch: Kafka. Records arrive as [`lakesink_record::RawBatch`]es through
 //! [`task::TaskEvent`]s; where a partition starts is answered from storage.
 
+mod budget;
 mod schedule;
 pub mod task;
 mod writer;
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use budget::Budget;
 use lakesink_commit::{CommitError, Layout};
-use lakesink_config::{ConverterConfig, OffsetOutOfRange, SinkConfig, TimeZoneId};
+use lakesink_config::{
+    ConverterConfig, OffsetOutOfRange, PartitionerConfig, PartitionerKind, Rotation, SinkConfig,
+    TimeZoneId, TimestampExtractorKind,
+};
 use lakesink_convert::{ConvertError, NullValues};
 use lakesink_format::{FormatError, FormatOptions};
-use lakesink_partition::Partitioner;
+use lakesink_partition::{Partitioner, RecordPartitionError, TimestampSource};
 use lakesink_storage::{StorageError, Store};
 pub use schedule::next_scheduled_rotation;
 pub use writer::PartitionWriter;
@@ -32,9 +40,13 @@ pub struct SinkSettings {
     pub partitioner: Partitioner,
     pub value_converter: ConverterConfig,
     pub null_values: NullValues,
-    pub flush_size: u64,
-    pub rotate_interval_ms: Option<u64>,
-    pub rotate_schedule: Option<(u64, TimeZoneId)>,
+    /// Rotation of topics without `topic.<topic>.*` overrides.
+    pub rotation: Rotation,
+    pub topic_rotation: BTreeMap<String, Rotation>,
+    /// `timezone`: aligns `rotate.schedule.interval.ms`.
+    pub timezone: Option<TimeZoneId>,
+    /// Open-file and memory limits shared by the connector's partition writers.
+    pub budget: Arc<Budget>,
     pub retry_backoff_ms: u64,
     pub shutdown_timeout_ms: u64,
     pub offset_out_of_range: OffsetOutOfRange,
@@ -43,42 +55,87 @@ pub struct SinkSettings {
 }
 
 impl SinkSettings {
-    pub fn from_config(config: &SinkConfig, store: Store, owner: String) -> SinkSettings {
-        SinkSettings {
+    /// Builds the settings; fails on a partitioner or layout setting that cannot work
+    /// (e.g. an invalid `path.format` pattern), naming the key.
+    pub fn from_config(
+        config: &SinkConfig,
+        store: Store,
+        owner: String,
+        budget: Arc<Budget>,
+    ) -> Result<SinkSettings, String> {
+        let timezone = config
+            .timezone
+            .as_deref()
+            .and_then(lakesink_config::parse_timezone);
+        Ok(SinkSettings {
             store,
-            layout: Layout {
-                topics_dir: config.topics_dir.clone(),
-                logs_dir: config.logs_dir.clone(),
-                zero_pad_width: config.zero_pad_width,
-            },
+            layout: Layout::new(
+                &config.topics_dir,
+                &config.logs_dir,
+                config.zero_pad_width,
+                config.topic_capture_regex.as_deref(),
+            )?,
             format: FormatOptions {
                 kind: config.format,
                 avro_codec: config.avro_codec,
                 parquet_codec: config.parquet_codec,
                 parquet_row_group_bytes: config.parquet_row_group_bytes,
             },
-            partitioner: Partitioner::Default,
+            partitioner: build_partitioner(&config.partitioner, timezone)?,
             value_converter: config.value_converter.clone(),
             null_values: if config.ignore_null_values {
                 NullValues::Ignore
             } else {
                 NullValues::Fail
             },
-            flush_size: config.flush_size,
-            rotate_interval_ms: config.rotate_interval_ms,
-            rotate_schedule: config.rotate_schedule_interval_ms.and_then(|i| {
-                config
-                    .timezone
-                    .as_deref()
-                    .and_then(lakesink_config::parse_timezone)
-                    .map(|tz| (i, tz))
-            }),
+            rotation: config.rotation,
+            topic_rotation: config.topic_rotation.clone(),
+            timezone,
+            budget,
             retry_backoff_ms: config.retry_backoff_ms,
             shutdown_timeout_ms: config.shutdown_timeout_ms,
             offset_out_of_range: config.offset_out_of_range,
             owner,
-        }
+        })
     }
+
+    /// The rotation settings of `topic`.
+    pub fn rotation_for(&self, topic: &str) -> Rotation {
+        self.topic_rotation
+            .get(topic)
+            .copied()
+            .unwrap_or(self.rotation)
+    }
+}
+
+/// The partitioner `partitioner.class` and its keys describe.
+pub fn build_partitioner(
+    config: &PartitionerConfig,
+    timezone: Option<TimeZoneId>,
+) -> Result<Partitioner, String> {
+    let source = match config.extractor {
+        TimestampExtractorKind::Wallclock => TimestampSource::Wallclock,
+        TimestampExtractorKind::Record => TimestampSource::Record,
+        TimestampExtractorKind::RecordField => {
+            TimestampSource::RecordField(config.timestamp_field.clone())
+        }
+    };
+    let zone =
+        || timezone.ok_or_else(|| "timezone: required by time-based partitioners".to_string());
+    let built = match config.kind {
+        PartitionerKind::Default => Ok(Partitioner::Default),
+        PartitionerKind::Field => Partitioner::field(&config.field_names),
+        PartitionerKind::TimeBased => Partitioner::time_based(
+            config.duration_ms,
+            &config.path_format,
+            &config.locale,
+            zone()?,
+            source,
+        ),
+        PartitionerKind::Daily => Partitioner::daily(&config.locale, zone()?, source),
+        PartitionerKind::Hourly => Partitioner::hourly(&config.locale, zone()?, source),
+    };
+    built.map_err(|e| e.to_string())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +143,9 @@ pub enum SinkError {
     /// A record cannot be converted: with `errors.tolerance=none` the task stops.
     #[error(transparent)]
     Convert(#[from] ConvertError),
+    /// A record the partitioner cannot place (missing field, no timestamp, ...).
+    #[error(transparent)]
+    Partition(#[from] RecordPartitionError),
     #[error(
         "{tp}: fenced by {by}: another worker owns this partition now; this worker stops writing it"
     )]
@@ -103,7 +163,10 @@ pub enum SinkError {
 impl SinkError {
     /// Whether the error is about one record (retrying cannot help).
     pub fn is_record_error(&self) -> bool {
-        matches!(self, SinkError::Convert(_) | SinkError::Format(_))
+        matches!(
+            self,
+            SinkError::Convert(_) | SinkError::Partition(_) | SinkError::Format(_)
+        )
     }
 }
 

@@ -114,7 +114,8 @@ async fn run_partition(
                     return;
                 }
             },
-            _ = ticker.tick(), if settings.rotate_schedule.is_some() => writer.tick(now_ms()).await,
+            // Scheduled rotation and the connector's limits also apply to idle partitions.
+            _ = ticker.tick() => writer.tick(now_ms()).await,
         };
         match outcome {
             Ok(()) => {

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use lakesink_commit::Layout;
 use lakesink_config::{
-    AvroCodec, ConverterConfig, ConverterKind, FormatKind, OffsetOutOfRange, ParquetCodec,
+    AvroCodec, ConverterConfig, ConverterKind, FormatKind, OffsetOutOfRange, ParquetCodec, Rotation,
 };
 use lakesink_convert::NullValues;
 use lakesink_format::FormatOptions;
@@ -10,27 +10,46 @@ use lakesink_partition::Partitioner;
 use lakesink_record::{RawBatch, TopicPartition};
 use lakesink_storage::Store;
 
-use crate::{PartitionWriter, SinkSettings};
+use crate::{Budget, PartitionWriter, SinkSettings};
 
 fn settings(
     dir: &std::path::Path,
     flush_size: u64,
     rotate_interval_ms: Option<u64>,
 ) -> Arc<SinkSettings> {
+    settings_with(
+        dir,
+        Partitioner::Default,
+        rotation(flush_size, rotate_interval_ms),
+        Budget::new(1000, 1 << 30),
+    )
+}
+
+fn rotation(flush_size: u64, rotate_interval_ms: Option<u64>) -> Rotation {
+    Rotation {
+        flush_size,
+        rotate_interval_ms,
+        rotate_schedule_interval_ms: None,
+        rotate_size_bytes: None,
+    }
+}
+
+fn settings_with(
+    dir: &std::path::Path,
+    partitioner: Partitioner,
+    rotation: Rotation,
+    budget: Arc<Budget>,
+) -> Arc<SinkSettings> {
     Arc::new(SinkSettings {
         store: Store::open(&format!("file://{}", dir.display()), None).unwrap(),
-        layout: Layout {
-            topics_dir: "topics".into(),
-            logs_dir: "logs".into(),
-            zero_pad_width: 10,
-        },
+        layout: Layout::new("topics", "logs", 10, None).unwrap(),
         format: FormatOptions {
             kind: FormatKind::Json,
             avro_codec: AvroCodec::Null,
             parquet_codec: ParquetCodec::Snappy,
             parquet_row_group_bytes: 1 << 20,
         },
-        partitioner: Partitioner::Default,
+        partitioner,
         value_converter: ConverterConfig {
             kind: ConverterKind::Json,
             schemas_enable: true,
@@ -38,9 +57,10 @@ fn settings(
             replace_null_with_default: true,
         },
         null_values: NullValues::Fail,
-        flush_size,
-        rotate_interval_ms,
-        rotate_schedule: None,
+        rotation,
+        topic_rotation: Default::default(),
+        timezone: None,
+        budget,
         retry_backoff_ms: 10,
         shutdown_timeout_ms: 1000,
         offset_out_of_range: OffsetOutOfRange::Earliest,
@@ -113,8 +133,8 @@ async fn flush_size_rotation_and_recovery() {
     let (w2, rec) = PartitionWriter::open(s, tp).await.unwrap();
     assert_eq!(rec.next_offset, Some(9));
     assert_eq!(
-        rec.orphans_deleted, 1,
-        "the open temp file of the crashed owner"
+        rec.orphans_deleted, 0,
+        "a small open file lives in memory until it is committed: no temp file to clean up"
     );
     assert_eq!(w2.close().await.unwrap(), Some(9));
 }
@@ -167,4 +187,229 @@ async fn a_bad_record_is_an_error_naming_it() {
             .starts_with("record t-0 offset 2: value converter failed"),
         "{e}"
     );
+}
+
+const SCHEMA_K: &str =
+    r#"{"type":"struct","fields":[{"field":"id","type":"int64"},{"field":"k","type":"string"}]}"#;
+
+fn keyed(offsets: impl IntoIterator<Item = i64>, key: impl Fn(i64) -> String) -> RawBatch {
+    let mut b = RawBatch::default();
+    for o in offsets {
+        let v = format!(
+            r#"{{"schema":{SCHEMA_K},"payload":{{"id":{o},"k":"{}"}}}}"#,
+            key(o)
+        );
+        b.push(o, Some(o), None, Some(v.as_bytes()));
+    }
+    b
+}
+
+/// Every committed file under `topics/t`, as (directory, name, ids in the file).
+fn all_committed(dir: &std::path::Path) -> Vec<(String, String, Vec<i64>)> {
+    let root = dir.join("topics/t");
+    let mut out = Vec::new();
+    let Ok(dirs) = std::fs::read_dir(&root) else {
+        return out;
+    };
+    for d in dirs {
+        let d = d.unwrap();
+        let dname = d.file_name().to_string_lossy().into_owned();
+        for f in std::fs::read_dir(d.path()).unwrap() {
+            let f = f.unwrap();
+            let ids = std::fs::read_to_string(f.path())
+                .unwrap()
+                .lines()
+                .map(|l| {
+                    serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                        .as_i64()
+                        .unwrap()
+                })
+                .collect();
+            out.push((
+                dname.clone(),
+                f.file_name().to_string_lossy().into_owned(),
+                ids,
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn key_of(o: i64) -> String {
+    if o % 4 == 1 { "b".into() } else { "a".into() }
+}
+
+#[tokio::test]
+async fn directories_commit_on_their_own_and_a_crash_loses_and_repeats_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let s = settings_with(
+        d.path(),
+        Partitioner::field(&["k".to_string()]).unwrap(),
+        rotation(3, None),
+        Budget::new(1000, 1 << 30),
+    );
+    let tp = TopicPartition::new("t", 0);
+    let (mut w, _) = PartitionWriter::open(s.clone(), tp.clone()).await.unwrap();
+    // a: 0 2 3 | 4 6 7 (two full files); b: 1 5 (stays open).
+    w.write(keyed(0..8, key_of)).await.unwrap();
+    assert_eq!(w.committed_next(), Some(1), "b's open file holds offset 1");
+    let files = all_committed(d.path());
+    assert_eq!(
+        files,
+        vec![
+            (
+                "k=a".into(),
+                "t+0+0000000000+0000000003.json".into(),
+                vec![0, 2, 3]
+            ),
+            (
+                "k=a".into(),
+                "t+0+0000000004+0000000007.json".into(),
+                vec![4, 6, 7]
+            ),
+        ]
+    );
+    // Crash: the new owner resumes at 1 and must not write a's records 2..7 again.
+    drop(w);
+    let (mut w, rec) = PartitionWriter::open(s.clone(), tp.clone()).await.unwrap();
+    assert_eq!(rec.next_offset, Some(1));
+    assert_eq!(rec.ahead.get("t/k=a"), Some(&7));
+    w.write(keyed(1..10, key_of)).await.unwrap();
+    assert_eq!(w.close().await.unwrap(), Some(10));
+    let files = all_committed(d.path());
+    let mut ids: Vec<i64> = files.iter().flat_map(|f| f.2.clone()).collect();
+    ids.sort_unstable();
+    assert_eq!(
+        ids,
+        (0..10).collect::<Vec<_>>(),
+        "every record exactly once: {files:?}"
+    );
+    for (dir, _, ids) in &files {
+        assert!(
+            ids.iter().all(|&o| format!("k={}", key_of(o)) == *dir),
+            "{files:?}"
+        );
+    }
+    // b's first file: 1 5 9 (flush.size 3), a's rest: 8.
+    assert!(
+        files.contains(&(
+            "k=b".into(),
+            "t+0+0000000001+0000000009.json".into(),
+            vec![1, 5, 9]
+        )),
+        "{files:?}"
+    );
+    assert!(
+        files.contains(&(
+            "k=a".into(),
+            "t+0+0000000008+0000000008.json".into(),
+            vec![8]
+        )),
+        "{files:?}"
+    );
+    // The ahead map is gone once the next offset has passed it.
+    let (_, rec) = PartitionWriter::open(s, tp).await.unwrap();
+    assert_eq!(rec.next_offset, Some(10));
+    assert!(rec.ahead.is_empty(), "{:?}", rec.ahead);
+}
+
+#[tokio::test]
+async fn open_file_limit_commits_the_oldest_files_early() {
+    let d = tempfile::tempdir().unwrap();
+    let budget = Budget::new(2, 1 << 30);
+    let s = settings_with(
+        d.path(),
+        Partitioner::field(&["k".to_string()]).unwrap(),
+        rotation(1000, None),
+        budget.clone(),
+    );
+    let tp = TopicPartition::new("t", 0);
+    let (mut w, _) = PartitionWriter::open(s.clone(), tp.clone()).await.unwrap();
+    // Five directories in one batch: after it, only two may stay open.
+    w.write(keyed(0..10, |o| format!("v{}", o % 5)))
+        .await
+        .unwrap();
+    assert_eq!(w.open_files(), 2);
+    assert_eq!(budget.open_files(), 2);
+    let early = all_committed(d.path());
+    assert_eq!(early.len(), 3, "{early:?}");
+    assert_eq!(
+        early.iter().map(|f| f.0.as_str()).collect::<Vec<_>>(),
+        vec!["k=v0", "k=v1", "k=v2"],
+        "the oldest files are committed first"
+    );
+    w.write(keyed(10..20, |o| format!("v{}", o % 5)))
+        .await
+        .unwrap();
+    assert_eq!(w.close().await.unwrap(), Some(20));
+    assert_eq!(budget.open_files(), 0, "closing gives the files back");
+    let mut ids: Vec<i64> = all_committed(d.path())
+        .iter()
+        .flat_map(|f| f.2.clone())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..20).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn memory_limit_commits_small_files_early() {
+    let d = tempfile::tempdir().unwrap();
+    // 1 MiB limit, ~23 bytes per JSON line: 100k records cannot stay in memory.
+    let budget = Budget::new(1000, 1 << 20);
+    let s = settings_with(
+        d.path(),
+        Partitioner::field(&["k".to_string()]).unwrap(),
+        rotation(1_000_000, None),
+        budget.clone(),
+    );
+    let (mut w, _) = PartitionWriter::open(s, TopicPartition::new("t", 0))
+        .await
+        .unwrap();
+    for start in (0..100_000).step_by(10_000) {
+        w.write(keyed(start..start + 10_000, |o| format!("v{}", o % 3)))
+            .await
+            .unwrap();
+        assert!(
+            budget.buffered_bytes() <= 1 << 20,
+            "after a batch the writer is back under the limit: {}",
+            budget.buffered_bytes()
+        );
+    }
+    assert_eq!(w.close().await.unwrap(), Some(100_000));
+    let files = all_committed(d.path());
+    assert!(files.len() > 3, "early commits happened: {}", files.len());
+    let mut ids: Vec<i64> = files.iter().flat_map(|f| f.2.clone()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..100_000).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn size_rotation_makes_files_near_the_target() {
+    let d = tempfile::tempdir().unwrap();
+    let mut r = rotation(1_000_000, None);
+    r.rotate_size_bytes = Some(10_000);
+    let s = settings_with(
+        d.path(),
+        Partitioner::Default,
+        r,
+        Budget::new(1000, 1 << 30),
+    );
+    let (mut w, _) = PartitionWriter::open(s, TopicPartition::new("t", 0))
+        .await
+        .unwrap();
+    for start in (0..2_000).step_by(10) {
+        w.write(batch(start..start + 10, SCHEMA_1, |_| 0))
+            .await
+            .unwrap();
+    }
+    assert_eq!(w.close().await.unwrap(), Some(2_000));
+    let names = committed(d.path());
+    assert!(names.len() >= 3, "{names:?}");
+    for name in &names[..names.len() - 1] {
+        let len = std::fs::metadata(d.path().join("topics/t/partition=0").join(name))
+            .unwrap()
+            .len();
+        assert!((10_000..10_500).contains(&len), "{name}: {len} bytes");
+    }
 }

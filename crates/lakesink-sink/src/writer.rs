@@ -1,22 +1,39 @@
-//! The writer of one Kafka partition: converts its batches, spreads them over output
-//! directories, streams them into temp files, and decides when to rotate (commit).
+//! The writer of one Kafka partition: converts its batches, spreads their rows over output
+//! directories, streams each directory's rows into its own temp file, and decides when each
+//! file is committed.
+//!
+//! Files are committed one directory at a time (per-directory `flush.size`, record time,
+//! size, schedule, limits), so when a file is committed other directories may still hold
+//! older records. The commit record therefore carries the lowest offset not yet durable
+//! (where a restart resumes) and, per directory, how far that directory is committed (so
+//! the replay skips what is already there); see `lakesink-commit` and
+//! `docs/exactly-once.md`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use bytes::Bytes;
 use lakesink_commit::{CommitError, FileCommit, PartitionLog, Recovery};
-use lakesink_convert::{Converted, ValueConverter, ValueSchema};
+use lakesink_config::Rotation;
+use lakesink_convert::{Converted, ValueConverter, ValueKind, ValueSchema};
 use lakesink_format::{FileFormatWriter, new_writer};
+use lakesink_partition::PartitionInput;
 use lakesink_record::{RawBatch, TopicPartition};
-use lakesink_storage::FileWriter;
+use lakesink_storage::{FileWriter, Store};
 
+use crate::budget::Share;
 use crate::schedule::next_scheduled_rotation;
 use crate::{SinkError, SinkSettings, now_ms};
 
-/// Bytes gathered from a format writer before they are sent to storage in one write.
+/// Bytes gathered from a format writer before they are sent to storage in one write. A file
+/// smaller than this never opens a storage stream before it is committed, so many small
+/// open directories cost no storage connections.
 const STORAGE_WRITE_BYTES: usize = 4 << 20;
+/// When memory is short, a file holding at least this much is moved to storage (and stays
+/// open); a smaller one is committed early instead.
+const SPILL_MIN_BYTES: u64 = 4 << 20;
 
 /// A temp file that vanished while being written was deleted by a new owner's recovery:
 /// this worker has been fenced.
@@ -31,21 +48,45 @@ fn fenced_if_gone(tp: &TopicPartition, e: lakesink_storage::StorageError) -> Sin
     }
 }
 
-/// An open temp file of one output directory.
+/// The open temp file of one output directory.
 struct OpenFile {
     tp: TopicPartition,
     schema: Arc<ValueSchema>,
     format: Box<dyn FileFormatWriter>,
-    storage: FileWriter,
+    /// Created when the first chunk is written to storage.
+    storage: Option<FileWriter>,
     temp: String,
     start_offset: i64,
     end_offset: i64,
     records: u64,
+    /// Record time of the first record (for `rotate.interval.ms`).
+    first_time: Option<i64>,
+    /// Order of opening, to find the oldest file.
+    opened_seq: u64,
+    /// Wall-clock time at which the schedule commits this file.
+    next_scheduled: Option<u64>,
     pending: Vec<u8>,
+    stored_bytes: u64,
 }
 
 impl OpenFile {
-    async fn write(&mut self, batch: &RecordBatch, first: i64, last: i64) -> Result<(), SinkError> {
+    /// Bytes held in memory.
+    fn buffered(&self) -> u64 {
+        (self.format.buffered_bytes() + self.pending.len()) as u64
+    }
+
+    /// Approximate size of the file if it ended now.
+    fn size(&self) -> u64 {
+        self.stored_bytes + self.buffered()
+    }
+
+    async fn write(
+        &mut self,
+        store: &Store,
+        batch: &RecordBatch,
+        first: i64,
+        last: i64,
+    ) -> Result<(), SinkError> {
         self.format.write(batch)?;
         if self.records == 0 {
             self.start_offset = first;
@@ -59,78 +100,112 @@ impl OpenFile {
             self.pending.extend_from_slice(&ready);
         }
         if self.pending.len() >= STORAGE_WRITE_BYTES {
-            let chunk = std::mem::take(&mut self.pending);
-            self.storage
-                .write(Bytes::from(chunk))
-                .await
-                .map_err(|e| fenced_if_gone(&self.tp, e))?;
+            self.push(store).await?;
         }
         Ok(())
+    }
+
+    /// Sends the pending bytes to storage, creating the temp file on first use.
+    async fn push(&mut self, store: &Store) -> Result<(), SinkError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::take(&mut self.pending);
+        self.stored_bytes += chunk.len() as u64;
+        let storage = match &mut self.storage {
+            Some(s) => s,
+            None => self.storage.insert(store.create(&self.temp).await?),
+        };
+        storage
+            .write(Bytes::from(chunk))
+            .await
+            .map_err(|e| fenced_if_gone(&self.tp, e))
+    }
+
+    /// Frees memory: everything the format buffers goes to storage.
+    async fn spill(&mut self, store: &Store) -> Result<(), SinkError> {
+        self.format.flush()?;
+        let ready = self.format.take_ready();
+        self.pending.extend_from_slice(&ready);
+        self.push(store).await
     }
 
     /// Writes the rest of the file (the format's tail, e.g. the Parquet footer) and returns
     /// the still-open storage writer with the file's commit entry; closing is left to the
     /// caller so that it can overlap with writing the commit record.
-    async fn end(mut self, path: String) -> Result<(FileWriter, FileCommit), SinkError> {
-        let mut tail = std::mem::take(&mut self.pending);
-        tail.extend_from_slice(&self.format.finish()?);
-        if !tail.is_empty() {
-            self.storage
-                .write(Bytes::from(tail))
-                .await
-                .map_err(|e| fenced_if_gone(&self.tp, e))?;
-        }
+    async fn end(
+        mut self,
+        store: Store,
+        path: String,
+    ) -> Result<(FileWriter, FileCommit), SinkError> {
+        let format = std::mem::replace(&mut self.format, Box::new(Finished));
+        let tail = format.finish()?;
+        self.pending.extend_from_slice(&tail);
+        self.push(&store).await?;
+        let storage = match self.storage {
+            Some(s) => s,
+            // An empty file (cannot happen: files open with their first rows) still commits.
+            None => store.create(&self.temp).await?,
+        };
         let entry = FileCommit {
             temp: self.temp,
             path,
             start_offset: self.start_offset,
             end_offset: self.end_offset,
             records: self.records,
-            bytes: self.storage.len(),
+            bytes: storage.len(),
         };
-        Ok((self.storage, entry))
+        Ok((storage, entry))
     }
 }
 
-/// Creates the temp file. A free function so no `&PartitionWriter` (which is not `Sync`)
-/// is held across the await.
-async fn open_file(
-    tp: TopicPartition,
-    store: lakesink_storage::Store,
-    schema: Arc<ValueSchema>,
-    format: Box<dyn FileFormatWriter>,
-    temp: String,
-) -> Result<OpenFile, SinkError> {
-    let storage = store.create(&temp).await?;
-    Ok(OpenFile {
-        tp,
-        schema,
-        format,
-        storage,
-        temp,
-        start_offset: 0,
-        end_offset: 0,
-        records: 0,
-        pending: Vec::new(),
-    })
+/// Stands in for a format writer that has been finished (it cannot be moved out of an
+/// `OpenFile` that is still used).
+struct Finished;
+
+impl FileFormatWriter for Finished {
+    fn write(&mut self, _: &RecordBatch) -> Result<(), lakesink_format::FormatError> {
+        Ok(())
+    }
+    fn take_ready(&mut self) -> Vec<u8> {
+        Vec::new()
+    }
+    fn buffered_bytes(&self) -> usize {
+        0
+    }
+    fn finish(self: Box<Self>) -> Result<Vec<u8>, lakesink_format::FormatError> {
+        Ok(Vec::new())
+    }
+}
+
+/// Rows of one run that go to one directory, after dropping those already committed.
+struct SliceRows {
+    dir: String,
+    /// `None`: every row of the run.
+    rows: Option<Vec<u32>>,
+}
+
+impl SliceRows {
+    fn len(&self, run_len: usize) -> usize {
+        self.rows.as_ref().map_or(run_len, Vec::len)
+    }
+
+    fn row(&self, k: usize) -> usize {
+        self.rows.as_ref().map_or(k, |r| r[k] as usize)
+    }
 }
 
 /// Writes one Kafka partition. Owned by a task; dropped when the partition is revoked.
 pub struct PartitionWriter {
     settings: Arc<SinkSettings>,
+    rotation: Rotation,
     log: PartitionLog,
     converter: ValueConverter,
     open: BTreeMap<String, OpenFile>,
-    /// Records in the open files (the Confluent `flush.size` counter, per partition).
-    open_records: u64,
-    /// Timestamp of the first record in the open files (for `rotate.interval.ms`).
-    base_timestamp: Option<i64>,
-    /// Wall-clock time of the next scheduled rotation, once files are open.
-    next_scheduled: Option<u64>,
-    /// Offset after the last record consumed (written or skipped), not yet committed.
+    opened: u64,
+    /// Offset after the last record consumed (written or skipped).
     consumed_next: Option<i64>,
-    /// Offset after the last record written into the open files.
-    written_next: Option<i64>,
+    share: Share,
 }
 
 impl PartitionWriter {
@@ -147,17 +222,18 @@ impl PartitionWriter {
         )
         .await?;
         let converter = ValueConverter::new(&settings.value_converter, settings.null_values);
+        let rotation = settings.rotation_for(&log.tp().topic);
+        let share = Share::join(settings.budget.clone());
         Ok((
             PartitionWriter {
                 settings,
+                rotation,
                 log,
                 converter,
                 open: BTreeMap::new(),
-                open_records: 0,
-                base_timestamp: None,
-                next_scheduled: None,
+                opened: 0,
                 consumed_next: recovery.next_offset,
-                written_next: recovery.next_offset,
+                share,
             },
             recovery,
         ))
@@ -172,15 +248,19 @@ impl PartitionWriter {
         self.log.next_offset()
     }
 
+    /// Number of files open now.
+    pub fn open_files(&self) -> usize {
+        self.open.len()
+    }
+
     /// Records the policy decision that offsets before `offset` are gone (retention).
     pub async fn skip_to(&mut self, offset: i64) -> Result<(), SinkError> {
         self.log.advance(offset).await?;
         self.consumed_next = Some(offset);
-        self.written_next = Some(offset);
         Ok(())
     }
 
-    /// Writes a batch; commits whenever a rotation condition is met.
+    /// Writes a batch; commits files whenever a rotation condition or a limit is met.
     pub async fn write(&mut self, mut batch: RawBatch) -> Result<(), SinkError> {
         if let Some(next) = self.consumed_next {
             // Redelivered records that are already committed or written.
@@ -190,181 +270,328 @@ impl PartitionWriter {
             return Ok(());
         };
         let converted = self.converter.convert(self.log.tp(), &batch)?;
+        drop(batch);
         for run in converted {
             self.write_run(run).await?;
         }
-        // write_run has already rotated whenever flush.size was reached.
         self.consumed_next = Some(last + 1);
-        Ok(())
+        self.account();
+        self.enforce_limits().await
     }
 
     async fn write_run(&mut self, run: Converted) -> Result<(), SinkError> {
-        let n = run.len();
-        let mut i = 0;
-        while i < n {
-            if self
+        if run.is_empty() {
+            return Ok(());
+        }
+        let tp = self.log.tp().clone();
+        let now = now_ms();
+        let parted = self.settings.partitioner.partition(&PartitionInput {
+            topic: &tp.topic,
+            partition: tp.partition,
+            columns: &run.columns,
+            json_text: run.schema.kind == ValueKind::JsonText,
+            offsets: &run.offsets,
+            kafka_timestamps: &run.timestamps,
+            now_ms: now as i64,
+        })?;
+        // Record time for rotate.interval.ms: the partitioner's time when it has one.
+        let times: Cow<'_, [Option<i64>]> = match parted.times {
+            Some(t) => Cow::Owned(t.into_iter().map(Some).collect()),
+            None => Cow::Borrowed(&run.timestamps),
+        };
+        let ahead = self.log.ahead();
+        let slices: Vec<SliceRows> = parted
+            .slices
+            .into_iter()
+            .filter_map(|s| match ahead.get(&s.dir) {
+                // After a restart: this directory is committed up to `done` already.
+                Some(&done) => {
+                    let rows: Vec<u32> = match s.rows {
+                        Some(r) => r
+                            .into_iter()
+                            .filter(|&i| run.offsets[i as usize] > done)
+                            .collect(),
+                        None => (0..run.len() as u32)
+                            .filter(|&i| run.offsets[i as usize] > done)
+                            .collect(),
+                    };
+                    (!rows.is_empty()).then_some(SliceRows {
+                        dir: s.dir,
+                        rows: Some(rows),
+                    })
+                }
+                None => Some(SliceRows {
+                    dir: s.dir,
+                    rows: s.rows,
+                }),
+            })
+            .collect();
+        // The lowest offset among the slices after each one: what is still to be written
+        // when a file is committed in the middle of the run.
+        let run_end = run.offsets[run.len() - 1] + 1;
+        let mut later_low = vec![run_end; slices.len() + 1];
+        for i in (0..slices.len()).rev() {
+            later_low[i] = later_low[i + 1].min(run.offsets[slices[i].row(0)]);
+        }
+        for (i, slice) in slices.iter().enumerate() {
+            self.write_slice(&run, &times, slice, later_low[i + 1], now)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn write_slice(
+        &mut self,
+        run: &Converted,
+        times: &[Option<i64>],
+        slice: &SliceRows,
+        later_low: i64,
+        now: u64,
+    ) -> Result<(), SinkError> {
+        let dir = slice.dir.as_str();
+        let n = slice.len(run.len());
+        let flush_size = self.rotation.flush_size;
+        let mut k = 0;
+        while k < n {
+            let low = run.offsets[slice.row(k)].min(later_low);
+            if self.settings.partitioner.uses_wallclock() && self.open.keys().any(|d| d != dir) {
+                // Wall-clock buckets only move forward: the older ones are finished. Keeping
+                // one directory open also keeps the replay after a crash deterministic.
+                let others: Vec<String> = self.open.keys().filter(|d| *d != dir).cloned().collect();
+                self.commit_files(others, Some(low)).await?;
+            }
+            if let Some(f) = self.open.get(dir) {
+                let due = f.next_scheduled.is_some_and(|t| now >= t);
+                // Every file holds exactly one schema.
+                if !Arc::ptr_eq(&f.schema, &run.schema) || due {
+                    self.commit_files(vec![dir.to_string()], Some(low)).await?;
+                    continue;
+                }
+            }
+            let (records, first_time) = self
                 .open
-                .values()
-                .any(|f| !Arc::ptr_eq(&f.schema, &run.schema))
-            {
-                // schema.compatibility=NONE: every file holds exactly one schema.
-                self.rotate().await?;
-            }
-            if self.schedule_due(now_ms()) {
-                self.rotate().await?;
-            }
-            // Rows that fit before flush.size is reached.
-            let room = (self.settings.flush_size - self.open_records.min(self.settings.flush_size))
-                as usize;
+                .get(dir)
+                .map_or((0, None), |f| (f.records, f.first_time));
+            let room = flush_size.saturating_sub(records) as usize;
             if room == 0 {
-                self.rotate().await?;
+                self.commit_files(vec![dir.to_string()], Some(low)).await?;
                 continue;
             }
-            let mut end = (i + room).min(n);
-            if let Some(interval) = self.settings.rotate_interval_ms {
-                let base = self.base_timestamp.or(run.timestamps[i]);
-                if let Some(base) = base {
-                    // The first record whose time is interval or more after the file's first.
-                    if let Some(k) = (i..end)
-                        .find(|&k| run.timestamps[k].is_some_and(|t| t - base >= interval as i64))
-                    {
-                        if k == i {
-                            if self.open_records > 0 {
-                                self.rotate().await?;
-                                continue;
-                            }
-                            end = i + 1;
-                        } else {
-                            end = k;
+            let mut end = (k + room).min(n);
+            if let Some(interval) = self.rotation.rotate_interval_ms {
+                let base = first_time.or(times[slice.row(k)]);
+                if let Some(base) = base
+                    && let Some(j) = (k..end)
+                        .find(|&j| times[slice.row(j)].is_some_and(|t| t - base >= interval as i64))
+                {
+                    if j == k {
+                        if records > 0 {
+                            self.commit_files(vec![dir.to_string()], Some(low)).await?;
+                            continue;
                         }
+                        end = k + 1;
+                    } else {
+                        end = j;
                     }
                 }
             }
-            let slice = run.columns.slice(i, end - i);
-            self.write_rows(&run, &slice, i, end).await?;
-            if self.base_timestamp.is_none() {
-                self.base_timestamp = run.timestamps[i..end].iter().flatten().next().copied();
-            }
-            i = end;
-            if self.open_records >= self.settings.flush_size {
-                self.rotate().await?;
-            }
-        }
-        Ok(())
-    }
-
-    async fn write_rows(
-        &mut self,
-        run: &Converted,
-        rows: &RecordBatch,
-        from: usize,
-        to: usize,
-    ) -> Result<(), SinkError> {
-        let tp = self.log.tp().clone();
-        for slice in self.settings.partitioner.partition(&tp, rows.num_rows()) {
-            let (part, first, last) = match &slice.rows {
-                None => (rows.clone(), run.offsets[from], run.offsets[to - 1]),
-                Some(idx) => {
-                    let Some((&a, &b)) = idx.first().zip(idx.last()) else {
-                        continue;
-                    };
-                    let indices = arrow_array::UInt32Array::from(idx.clone());
-                    let cols = rows
-                        .columns()
-                        .iter()
-                        .map(|c| arrow_select::take::take(c.as_ref(), &indices, None))
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(|e| SinkError::Internal(format!("selecting rows: {e}")))?;
-                    let part = RecordBatch::try_new(rows.schema(), cols)
-                        .map_err(|e| SinkError::Internal(format!("selecting rows: {e}")))?;
-                    (
-                        part,
-                        run.offsets[from + a as usize],
-                        run.offsets[from + b as usize],
-                    )
-                }
+            let part = match &slice.rows {
+                None => run.columns.slice(k, end - k),
+                Some(rows) => take_rows(&run.columns, &rows[k..end])?,
             };
-            if !self.open.contains_key(&slice.dir) {
-                let format = new_writer(&self.settings.format, &run.schema)?;
-                let temp = self
-                    .log
-                    .new_temp_path(self.settings.format.kind.extension());
-                let file = open_file(
-                    tp.clone(),
-                    self.settings.store.clone(),
-                    run.schema.clone(),
-                    format,
-                    temp,
-                )
-                .await?;
-                self.open.insert(slice.dir.clone(), file);
+            let (first, last) = (run.offsets[slice.row(k)], run.offsets[slice.row(end - 1)]);
+            let first_time = (k..end).find_map(|j| times[slice.row(j)]);
+            if !self.open.contains_key(dir) {
+                let file = self.new_file(&run.schema, now)?;
+                self.open.insert(dir.to_string(), file);
             }
-            if let Some(file) = self.open.get_mut(&slice.dir) {
-                file.write(&part, first, last).await?;
+            let store = &self.settings.store;
+            let Some(file) = self.open.get_mut(dir) else {
+                return Err(SinkError::Internal(format!("no open file for {dir}")));
+            };
+            file.write(store, &part, first, last).await?;
+            if file.first_time.is_none() {
+                file.first_time = first_time;
             }
-        }
-        self.open_records += rows.num_rows() as u64;
-        self.written_next = Some(run.offsets[to - 1] + 1);
-        if self.next_scheduled.is_none()
-            && let Some((interval, tz)) = self.settings.rotate_schedule
-        {
-            self.next_scheduled = Some(next_scheduled_rotation(now_ms(), interval, tz));
+            k = end;
+            let full = file.records >= flush_size
+                || self
+                    .rotation
+                    .rotate_size_bytes
+                    .is_some_and(|max| file.size() >= max);
+            if full {
+                let low = if k < n {
+                    run.offsets[slice.row(k)].min(later_low)
+                } else {
+                    later_low
+                };
+                self.commit_files(vec![dir.to_string()], Some(low)).await?;
+            }
         }
         Ok(())
     }
 
-    fn schedule_due(&self, now: u64) -> bool {
-        self.next_scheduled.is_some_and(|t| now >= t) && self.open_records > 0
-    }
-
-    /// Wall-clock rotation, also for a partition that receives nothing.
-    pub async fn tick(&mut self, now: u64) -> Result<(), SinkError> {
-        if self.schedule_due(now) {
-            self.rotate().await?;
-        }
-        Ok(())
-    }
-
-    /// Closes every open file and commits them with the next offset, atomically.
-    pub async fn rotate(&mut self) -> Result<(), SinkError> {
-        let Some(next) = self.written_next else {
-            return Ok(());
+    fn new_file(&mut self, schema: &Arc<ValueSchema>, now: u64) -> Result<OpenFile, SinkError> {
+        let format = new_writer(&self.settings.format, schema)?;
+        let temp = self
+            .log
+            .new_temp_path(self.settings.format.kind.extension());
+        self.opened += 1;
+        let next_scheduled = match (
+            self.rotation.rotate_schedule_interval_ms,
+            self.settings.timezone,
+        ) {
+            (Some(interval), Some(tz)) => Some(next_scheduled_rotation(now, interval, tz)),
+            _ => None,
         };
-        if self.open.is_empty() {
+        Ok(OpenFile {
+            tp: self.log.tp().clone(),
+            schema: schema.clone(),
+            format,
+            storage: None,
+            temp,
+            start_offset: 0,
+            end_offset: 0,
+            records: 0,
+            first_time: None,
+            opened_seq: self.opened,
+            next_scheduled,
+            pending: Vec::new(),
+            stored_bytes: 0,
+        })
+    }
+
+    /// Publishes what this writer holds to the connector's limits.
+    fn account(&mut self) {
+        let bytes = self.open.values().map(OpenFile::buffered).sum();
+        self.share.update(self.open.len(), bytes);
+    }
+
+    /// Gives back what this writer holds above its share while the connector is over
+    /// `lakesink.max.buffered.bytes` or `lakesink.max.open.files`: large files move to
+    /// storage, small ones (for memory) and the oldest ones (for open files) are committed.
+    async fn enforce_limits(&mut self) -> Result<(), SinkError> {
+        let excess = self.share.excess();
+        if excess.files == 0 && excess.bytes == 0 {
             return Ok(());
         }
-        let ext = self.settings.format.kind.extension();
+        let mut commit: Vec<String> = Vec::new();
+        if excess.bytes > 0 {
+            let mut by_size: Vec<(u64, String)> = self
+                .open
+                .iter()
+                .map(|(d, f)| (f.buffered(), d.clone()))
+                .collect();
+            by_size.sort_unstable_by(|a, b| b.cmp(a));
+            let mut freed = 0;
+            for (bytes, dir) in by_size {
+                if freed >= excess.bytes || bytes == 0 {
+                    break;
+                }
+                freed += bytes;
+                if bytes >= SPILL_MIN_BYTES {
+                    let store = &self.settings.store;
+                    if let Some(f) = self.open.get_mut(&dir) {
+                        f.spill(store).await?;
+                    }
+                } else {
+                    commit.push(dir);
+                }
+            }
+        }
+        if excess.files > commit.len() {
+            let mut by_age: Vec<(u64, &String)> = self
+                .open
+                .iter()
+                .filter(|(d, _)| !commit.contains(d))
+                .map(|(d, f)| (f.opened_seq, d))
+                .collect();
+            by_age.sort_unstable();
+            let more: Vec<String> = by_age
+                .into_iter()
+                .take(excess.files - commit.len())
+                .map(|(_, d)| d.clone())
+                .collect();
+            commit.extend(more);
+        }
+        if !commit.is_empty() {
+            tracing::debug!(tp = %self.log.tp(), files = commit.len(), ?excess, "committing files early: the connector is over its open-file or memory limit");
+            self.commit_files(commit, self.consumed_next).await?;
+        }
+        self.account();
+        Ok(())
+    }
+
+    /// Wall-clock work, also for a partition that receives nothing: scheduled rotation and
+    /// the connector's limits.
+    pub async fn tick(&mut self, now: u64) -> Result<(), SinkError> {
+        let due: Vec<String> = self
+            .open
+            .iter()
+            .filter(|(_, f)| f.next_scheduled.is_some_and(|t| now >= t))
+            .map(|(d, _)| d.clone())
+            .collect();
+        if !due.is_empty() {
+            self.commit_files(due, self.consumed_next).await?;
+        }
+        self.account();
+        self.enforce_limits().await
+    }
+
+    /// Commits every open file.
+    pub async fn rotate(&mut self) -> Result<(), SinkError> {
+        let all: Vec<String> = self.open.keys().cloned().collect();
+        self.commit_files(all, self.consumed_next).await
+    }
+
+    /// Closes the files of `dirs` and commits them atomically. `low` is the lowest offset
+    /// consumed but not written yet (`None` when everything consumed is written); the commit
+    /// record's next offset is the lowest offset that stays uncommitted.
+    async fn commit_files(&mut self, dirs: Vec<String>, low: Option<i64>) -> Result<(), SinkError> {
+        let files: Vec<(String, OpenFile)> = dirs
+            .into_iter()
+            .filter_map(|d| self.open.remove(&d).map(|f| (d, f)))
+            .collect();
+        if files.is_empty() {
+            return Ok(());
+        }
         let tp = self.log.tp().clone();
-        let mut writers = Vec::with_capacity(self.open.len());
-        let mut files = Vec::with_capacity(self.open.len());
-        for (dir, file) in std::mem::take(&mut self.open) {
-            let path = self.settings.layout.committed_path(
+        let next = self
+            .open
+            .values()
+            .map(|f| f.start_offset)
+            .chain(low)
+            .min()
+            .or_else(|| files.iter().map(|(_, f)| f.end_offset + 1).max())
+            .unwrap_or(0);
+        let ext = self.settings.format.kind.extension();
+        let store = self.settings.store.clone();
+        let ends = files.into_iter().map(|(dir, file)| {
+            let path = self.log.layout().committed_path(
                 &tp,
                 &dir,
                 file.start_offset,
                 file.end_offset,
                 ext,
             );
-            let (writer, entry) = file.end(path).await?;
-            writers.push(writer);
-            files.push(entry);
-        }
-        let count = files.len();
+            file.end(store.clone(), path)
+        });
+        let ended = futures::future::try_join_all(ends).await?;
+        let (writers, entries): (Vec<FileWriter>, Vec<FileCommit>) = ended.into_iter().unzip();
+        let count = entries.len();
+        let records: u64 = entries.iter().map(|e| e.records).sum();
         // Each close waits for its block report; close all files and write the commit record
         // at the same time. The record is published only after every file is durable.
         let closing = futures::future::join_all(writers.into_iter().map(FileWriter::finish));
-        let (closed, staged) = tokio::join!(closing, self.log.stage(files, next));
+        let (closed, staged) = tokio::join!(closing, self.log.stage(entries, next));
         let staged = staged?;
         if let Some(e) = closed.into_iter().find_map(Result::err) {
             self.log.discard(staged).await;
             return Err(fenced_if_gone(&tp, e));
         }
         self.log.commit_staged(staged).await?;
-        let records = self.open_records;
-        tracing::debug!(tp = %self.log.tp(), files = count, records, next_offset = next, "committed");
-        self.open_records = 0;
-        self.base_timestamp = None;
-        self.next_scheduled = None;
+        tracing::debug!(%tp, files = count, records, next_offset = next, "committed");
+        self.account();
         Ok(())
     }
 
@@ -377,11 +604,25 @@ impl PartitionWriter {
     /// Drops the open files without committing (their records are consumed again).
     pub async fn abandon(self) {
         for (_, file) in self.open {
-            let temp = file.temp.clone();
-            file.storage.abandon().await;
-            let _ = self.settings.store.delete(&temp).await;
+            if let Some(storage) = file.storage {
+                storage.abandon().await;
+                let _ = self.settings.store.delete(&file.temp).await;
+            }
         }
     }
+}
+
+/// The rows `rows` of `batch`, in order.
+fn take_rows(batch: &RecordBatch, rows: &[u32]) -> Result<RecordBatch, SinkError> {
+    let indices = arrow_array::UInt32Array::from(rows.to_vec());
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|c| arrow_select::take::take(c.as_ref(), &indices, None))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| SinkError::Internal(format!("selecting rows: {e}")))?;
+    RecordBatch::try_new(batch.schema(), columns)
+        .map_err(|e| SinkError::Internal(format!("selecting rows: {e}")))
 }
 
 impl From<CommitError> for SinkError {

@@ -12,7 +12,7 @@
 //! rebalance callbacks then run on that thread, where the sink can synchronously finish the
 //! partitions being revoked before Kafka hands them to another worker.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -85,6 +85,17 @@ struct Context {
     handler: Arc<dyn PartitionHandler>,
     /// The first assignment error, reported by the next `poll_batches`.
     failure: std::sync::Mutex<Option<String>>,
+    /// Next offset of each assigned partition, as far as this consumer knows it (start
+    /// offset, then after each delivered batch): for [`KafkaSource::lag`].
+    positions: std::sync::Mutex<HashMap<TopicPartition, i64>>,
+}
+
+impl Context {
+    fn set_position(&self, tp: &TopicPartition, next: i64) {
+        if let Ok(mut p) = self.positions.lock() {
+            p.insert(tp.clone(), next);
+        }
+    }
 }
 
 impl ClientContext for Context {
@@ -160,6 +171,9 @@ impl ConsumerContext for Context {
                 match self.handler.assigned(&assigned) {
                     Ok(starts) => {
                         for (tp, start) in tps.iter().zip(starts) {
+                            if let StartAt::Offset(o) = start {
+                                self.set_position(tp, o);
+                            }
                             if let StartAt::Offset(o) = start
                                 && let Some(mut elem) = tpl.find_partition(&tp.topic, tp.partition)
                                 && let Err(e) = elem.set_offset(Offset::Offset(o))
@@ -188,6 +202,11 @@ impl ConsumerContext for Context {
                 } else {
                     tracing::info!(partitions = ?names, "partitions revoked");
                 }
+                if let Ok(mut p) = self.positions.lock() {
+                    for tp in &tps {
+                        p.remove(tp);
+                    }
+                }
                 let offsets = self.handler.revoked(&tps, lost);
                 if !lost && !offsets.is_empty() {
                     // Must happen before the revoke completes: afterwards the partitions are not ours.
@@ -210,6 +229,31 @@ impl ConsumerContext for Context {
             }
         }
     }
+}
+
+/// The low and high watermarks librdkafka last saw for a partition in a fetch response.
+/// rust-rdkafka offers only `fetch_watermarks`, a broker round trip per partition; this cached
+/// read is librdkafka's `rd_kafka_get_watermark_offsets`, called directly.
+fn cached_watermarks(
+    consumer: &BaseConsumer<Context>,
+    topic: &str,
+    partition: i32,
+) -> Option<(i64, i64)> {
+    let topic = std::ffi::CString::new(topic).ok()?;
+    let (mut low, mut high) = (-1i64, -1i64);
+    // SAFETY: the client pointer is valid while `consumer` lives; librdkafka reads the
+    // NUL-terminated topic name and writes the two integers, nothing else.
+    let err = unsafe {
+        rdkafka::bindings::rd_kafka_get_watermark_offsets(
+            consumer.client().native_ptr(),
+            topic.as_ptr(),
+            partition,
+            &mut low,
+            &mut high,
+        )
+    };
+    (err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
+        .then_some((low, high))
 }
 
 /// A task's Kafka consumer. Use it from one thread.
@@ -243,6 +287,7 @@ impl KafkaSource {
         let context = Context {
             handler,
             failure: std::sync::Mutex::new(None),
+            positions: std::sync::Mutex::new(HashMap::new()),
         };
         let consumer: BaseConsumer<Context> =
             cc.create_with_context(context).map_err(|e| match e {
@@ -301,7 +346,9 @@ impl KafkaSource {
                 None => {
                     batches.push((
                         TopicPartition::new(topic, partition),
-                        RawBatch::with_capacity(1024, 1 << 20),
+                        // Small to start: with many partitions most batches are small, and
+                        // a megabyte each would add up; the buffers grow as needed.
+                        RawBatch::with_capacity(256, 64 << 10),
                     ));
                     batches.len() - 1
                 }
@@ -318,7 +365,34 @@ impl KafkaSource {
                 break;
             }
         }
+        let context = self.consumer.context();
+        for (tp, batch) in &batches {
+            if let Some(last) = batch.last_offset() {
+                context.set_position(tp, last + 1);
+            }
+        }
         Ok(batches)
+    }
+
+    /// Records between this consumer's position and the end of the log, summed over the
+    /// assigned partitions. Uses the watermarks librdkafka caches from its fetch responses,
+    /// so it costs no broker round trip. `None` while that is not known for every partition.
+    pub fn lag(&self) -> Option<i64> {
+        let assigned = self.consumer.assignment().ok()?;
+        let positions = self.consumer.context().positions.lock().ok()?;
+        let mut total = 0;
+        for e in assigned.elements() {
+            let tp = TopicPartition::new(e.topic(), e.partition());
+            let (low, high) = cached_watermarks(&self.consumer, e.topic(), e.partition())?;
+            total += match positions.get(&tp) {
+                Some(next) => (high - next).max(0),
+                // Started from the group's offset and received nothing yet: known only for
+                // an empty log.
+                None if low == high => 0,
+                None => return None,
+            };
+        }
+        Some(total)
     }
 
     fn failure(&self) -> Option<String> {
@@ -342,6 +416,7 @@ impl KafkaSource {
 
     /// Moves a partition we own to `offset` (after a takeover race re-read storage).
     pub fn seek(&self, tp: &TopicPartition, offset: i64) -> Result<(), SourceError> {
+        self.consumer.context().set_position(tp, offset);
         self.consumer
             .seek(
                 &tp.topic,

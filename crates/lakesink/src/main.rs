@@ -65,6 +65,14 @@ pub fn load_configs(worker: &Path, connectors: &[PathBuf]) -> Result<Vec<lakesin
         let raw = read_config(path)?;
         let loaded = lakesink_config::load(&worker_raw, &raw)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        // The partitioner checks what the key table cannot, e.g. the path.format pattern.
+        let c = &loaded.config;
+        let timezone = c
+            .timezone
+            .as_deref()
+            .and_then(lakesink_config::parse_timezone);
+        lakesink_sink::build_partitioner(&c.partitioner, timezone)
+            .map_err(|e| anyhow::anyhow!("{}: invalid configuration: {e}", path.display()))?;
         out.push(loaded);
     }
     let mut names: Vec<&str> = out.iter().map(|l| l.config.name.as_str()).collect();

@@ -1,0 +1,141 @@
+//! The open-file and memory limits shared by all partition writers of a connector in this
+//! worker (`lakesink.max.open.files`, `lakesink.max.buffered.bytes`).
+//!
+//! Each writer publishes what it holds; while the connector is over a limit, a writer
+//! holding more than its fair share (limit / writers) gives back the excess on its next
+//! batch or tick, by moving large files to storage or committing files early. Since the
+//! shares add up to the limit, some writer is always over its share while the connector is
+//! over the limit, so the total comes back under it without any writer waiting on another.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+#[derive(Debug)]
+pub struct Budget {
+    max_open_files: usize,
+    max_buffered_bytes: u64,
+    open_files: AtomicUsize,
+    buffered_bytes: AtomicU64,
+    writers: AtomicUsize,
+}
+
+impl Budget {
+    pub fn new(max_open_files: usize, max_buffered_bytes: u64) -> Arc<Budget> {
+        Arc::new(Budget {
+            max_open_files: max_open_files.max(1),
+            max_buffered_bytes: max_buffered_bytes.max(1),
+            open_files: AtomicUsize::new(0),
+            buffered_bytes: AtomicU64::new(0),
+            writers: AtomicUsize::new(0),
+        })
+    }
+
+    /// Files open across the connector's writers.
+    pub fn open_files(&self) -> usize {
+        self.open_files.load(Ordering::Relaxed)
+    }
+
+    /// Bytes held in memory across the connector's writers.
+    pub fn buffered_bytes(&self) -> u64 {
+        self.buffered_bytes.load(Ordering::Relaxed)
+    }
+}
+
+/// One writer's part of a [`Budget`]; released when dropped.
+#[derive(Debug)]
+pub(crate) struct Share {
+    budget: Arc<Budget>,
+    files: usize,
+    bytes: u64,
+}
+
+/// What a writer should give back now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Excess {
+    pub files: usize,
+    pub bytes: u64,
+}
+
+impl Share {
+    pub fn join(budget: Arc<Budget>) -> Share {
+        budget.writers.fetch_add(1, Ordering::Relaxed);
+        Share {
+            budget,
+            files: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Publishes what this writer holds now.
+    pub fn update(&mut self, files: usize, bytes: u64) {
+        let b = &self.budget;
+        if files >= self.files {
+            b.open_files
+                .fetch_add(files - self.files, Ordering::Relaxed);
+        } else {
+            b.open_files
+                .fetch_sub(self.files - files, Ordering::Relaxed);
+        }
+        if bytes >= self.bytes {
+            b.buffered_bytes
+                .fetch_add(bytes - self.bytes, Ordering::Relaxed);
+        } else {
+            b.buffered_bytes
+                .fetch_sub(self.bytes - bytes, Ordering::Relaxed);
+        }
+        self.files = files;
+        self.bytes = bytes;
+    }
+
+    pub fn excess(&self) -> Excess {
+        let b = &self.budget;
+        let writers = b.writers.load(Ordering::Relaxed).max(1);
+        let mut excess = Excess::default();
+        if b.open_files() > b.max_open_files {
+            // Every writer may keep one file: it is writing to it.
+            let fair = (b.max_open_files / writers).max(1);
+            excess.files = self.files.saturating_sub(fair);
+        }
+        if b.buffered_bytes() > b.max_buffered_bytes {
+            let fair = b.max_buffered_bytes / writers as u64;
+            excess.bytes = self.bytes.saturating_sub(fair);
+        }
+        excess
+    }
+}
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        self.update(0, 0);
+        self.budget.writers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_writers_above_their_share_give_back() {
+        let budget = Budget::new(10, 1000);
+        let mut a = Share::join(budget.clone());
+        let mut b = Share::join(budget.clone());
+        a.update(4, 100);
+        b.update(5, 800);
+        assert_eq!(a.excess(), Excess::default(), "under both limits");
+        b.update(8, 1200);
+        // 12 files > 10: fair share 5; 1300 bytes > 1000: fair share 500.
+        assert_eq!(a.excess(), Excess { files: 0, bytes: 0 });
+        assert_eq!(
+            b.excess(),
+            Excess {
+                files: 3,
+                bytes: 700
+            }
+        );
+        drop(b);
+        assert_eq!(budget.open_files(), 4);
+        assert_eq!(budget.buffered_bytes(), 100);
+        assert_eq!(a.excess(), Excess::default());
+    }
+}
