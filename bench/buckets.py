@@ -67,7 +67,9 @@ def run_lakesink(lakesink_bin, bootstrap, hdfs_url, topic, workdir, extra):
                 f"store.url={hdfs_url}{root}\nflush.size=1000000\nformat.class=ParquetFormat\n"
                 "partitioner.class=io.confluent.connect.storage.partitioner.HourlyPartitioner\n"
                 "locale=en-US\ntimezone=UTC\ntimestamp.extractor=RecordField\ntimestamp.field=at\n"
-                "consumer.override.auto.offset.reset=earliest\n")
+                "consumer.override.auto.offset.reset=earliest\n"
+                # The graceful stop that ends the drain commits every open file: give it time.
+                "shutdown.timeout.ms=300000\n")
         for k, v in extra.items():
             f.write(f"{k}={v}\n")
     log_path = os.path.join(workdir, f"{name}.log")

@@ -35,7 +35,8 @@ def test_sigkill_with_many_directories_per_partition(kafka, hdfs, hdfs_url, lake
         name, topic, hdfs_url, root, flush__size=400, format__class="JsonFormat", tasks__max=2,
         partitioner__class="io.confluent.connect.storage.partitioner.TimeBasedPartitioner",
         path__format="'dt'=yyyy-MM-dd/'hr'=HH", partition__duration__ms=3600000, locale="en-US",
-        timezone="UTC", timestamp__extractor="RecordField", timestamp__field="ts")
+        timezone="UTC", timestamp__extractor="RecordField", timestamp__field="ts",
+        consumer__override__session__timeout__ms=10000)
     worker = {**worker_props(kafka, schemas=False), "lakesink.worker.id": "tcrash-worker"}
     failpoints = ["before-commit:4", "after-publish:4", "before-publish:4"]
     kills = failpoint_kills = 0
@@ -57,9 +58,12 @@ def test_sigkill_with_many_directories_per_partition(kafka, hdfs, hdfs_url, lake
         kills += 1
     assert failpoint_kills >= 1, "no run stopped inside a commit"
     # The last run commits the tails on a 2-second schedule; it is done when the group's
-    # offsets (committed only for durable records) reach the end of every partition.
+    # offsets (committed only for durable records) reach the end of every partition. It joins
+    # as a new static member: a static member restarted in the middle of a cooperative
+    # rebalance can get back an empty assignment while its partitions stay unowned until the
+    # next rebalance, which the old members' session expiry (10 s) brings here.
     final = {**connector, f"topic.{topic}.rotate.schedule.interval.ms": "2000"}
-    sink = Lakesink(lakesink_bin, workdir, worker, final, name="final")
+    sink = Lakesink(lakesink_bin, workdir, {**worker, "lakesink.worker.id": "tcrash-final"}, final, name="final")
     ends = {p: 1 + max(o for (pp, o) in produced if pp == p) for p in range(PARTITIONS)}
     wait_until(lambda: group_offsets(kafka, f"connect-{name}", topic, PARTITIONS) == ends, 300,
                "every record to be committed", sink)

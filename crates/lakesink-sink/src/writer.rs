@@ -2,9 +2,11 @@
 //! directories, streams each directory's rows into its own temp file, and decides when each
 //! file is committed.
 //!
-//! Files are committed one directory at a time (per-directory `flush.size`, record time,
-//! size, schedule, limits), so when a file is committed other directories may still hold
-//! older records. The commit record therefore carries the lowest offset not yet durable
+//! Files are committed per directory (per-directory `flush.size`, record time, size,
+//! schedule, limits): a file that is done is *sealed* (no more rows go into it), and the
+//! sealed files of a batch are committed together once the batch is written — one commit
+//! record and parallel closes, however many directories filled up. When files are committed,
+//! other directories may still hold older records. The commit record therefore carries the lowest offset not yet durable
 //! (where a restart resumes) and, per directory, how far that directory is committed (so
 //! the replay skips what is already there); see `lakesink-commit` and
 //! `docs/exactly-once.md`.
@@ -202,6 +204,8 @@ pub struct PartitionWriter {
     log: PartitionLog,
     converter: ValueConverter,
     open: BTreeMap<String, OpenFile>,
+    /// Finished files waiting for the commit at the end of the batch.
+    sealed: Vec<(String, OpenFile)>,
     opened: u64,
     /// Offset after the last record consumed (written or skipped).
     consumed_next: Option<i64>,
@@ -231,6 +235,7 @@ impl PartitionWriter {
                 log,
                 converter,
                 open: BTreeMap::new(),
+                sealed: Vec::new(),
                 opened: 0,
                 consumed_next: recovery.next_offset,
                 share,
@@ -276,7 +281,8 @@ impl PartitionWriter {
         }
         self.consumed_next = Some(last + 1);
         self.account();
-        self.enforce_limits().await
+        self.enforce_limits().await?;
+        self.commit_sealed().await
     }
 
     async fn write_run(&mut self, run: Converted) -> Result<(), SinkError> {
@@ -326,16 +332,8 @@ impl PartitionWriter {
                 }),
             })
             .collect();
-        // The lowest offset among the slices after each one: what is still to be written
-        // when a file is committed in the middle of the run.
-        let run_end = run.offsets[run.len() - 1] + 1;
-        let mut later_low = vec![run_end; slices.len() + 1];
-        for i in (0..slices.len()).rev() {
-            later_low[i] = later_low[i + 1].min(run.offsets[slices[i].row(0)]);
-        }
-        for (i, slice) in slices.iter().enumerate() {
-            self.write_slice(&run, &times, slice, later_low[i + 1], now)
-                .await?;
+        for slice in &slices {
+            self.write_slice(&run, &times, slice, now).await?;
         }
         Ok(())
     }
@@ -345,7 +343,6 @@ impl PartitionWriter {
         run: &Converted,
         times: &[Option<i64>],
         slice: &SliceRows,
-        later_low: i64,
         now: u64,
     ) -> Result<(), SinkError> {
         let dir = slice.dir.as_str();
@@ -353,18 +350,17 @@ impl PartitionWriter {
         let flush_size = self.rotation.flush_size;
         let mut k = 0;
         while k < n {
-            let low = run.offsets[slice.row(k)].min(later_low);
             if self.settings.partitioner.uses_wallclock() && self.open.keys().any(|d| d != dir) {
                 // Wall-clock buckets only move forward: the older ones are finished. Keeping
                 // one directory open also keeps the replay after a crash deterministic.
                 let others: Vec<String> = self.open.keys().filter(|d| *d != dir).cloned().collect();
-                self.commit_files(others, Some(low)).await?;
+                others.iter().for_each(|d| self.seal(d));
             }
             if let Some(f) = self.open.get(dir) {
                 let due = f.next_scheduled.is_some_and(|t| now >= t);
                 // Every file holds exactly one schema.
                 if !Arc::ptr_eq(&f.schema, &run.schema) || due {
-                    self.commit_files(vec![dir.to_string()], Some(low)).await?;
+                    self.seal(dir);
                     continue;
                 }
             }
@@ -374,7 +370,7 @@ impl PartitionWriter {
                 .map_or((0, None), |f| (f.records, f.first_time));
             let room = flush_size.saturating_sub(records) as usize;
             if room == 0 {
-                self.commit_files(vec![dir.to_string()], Some(low)).await?;
+                self.seal(dir);
                 continue;
             }
             let mut end = (k + room).min(n);
@@ -386,7 +382,7 @@ impl PartitionWriter {
                 {
                     if j == k {
                         if records > 0 {
-                            self.commit_files(vec![dir.to_string()], Some(low)).await?;
+                            self.seal(dir);
                             continue;
                         }
                         end = k + 1;
@@ -420,12 +416,7 @@ impl PartitionWriter {
                     .rotate_size_bytes
                     .is_some_and(|max| file.size() >= max);
             if full {
-                let low = if k < n {
-                    run.offsets[slice.row(k)].min(later_low)
-                } else {
-                    later_low
-                };
-                self.commit_files(vec![dir.to_string()], Some(low)).await?;
+                self.seal(dir);
             }
         }
         Ok(())
@@ -461,17 +452,28 @@ impl PartitionWriter {
         })
     }
 
+    /// Ends writing to `dir`'s file; it is committed with the others at the end of the batch.
+    fn seal(&mut self, dir: &str) {
+        if let Some(file) = self.open.remove(dir) {
+            self.sealed.push((dir.to_string(), file));
+        }
+    }
+
     /// Publishes what this writer holds to the connector's limits.
     fn account(&mut self) {
-        let bytes = self.open.values().map(OpenFile::buffered).sum();
-        self.share.update(self.open.len(), bytes);
+        let files = self.open.values().chain(self.sealed.iter().map(|(_, f)| f));
+        let bytes = files.map(OpenFile::buffered).sum();
+        self.share
+            .update(self.open.len() + self.sealed.len(), bytes);
     }
 
     /// Gives back what this writer holds above its share while the connector is over
     /// `lakesink.max.buffered.bytes` or `lakesink.max.open.files`: large files move to
     /// storage, small ones (for memory) and the oldest ones (for open files) are committed.
     async fn enforce_limits(&mut self) -> Result<(), SinkError> {
-        let excess = self.share.excess();
+        let mut excess = self.share.excess();
+        // Sealed files go away with this batch's commit anyway.
+        excess.files = excess.files.saturating_sub(self.sealed.len());
         if excess.files == 0 && excess.bytes == 0 {
             return Ok(());
         }
@@ -516,9 +518,8 @@ impl PartitionWriter {
         }
         if !commit.is_empty() {
             tracing::debug!(tp = %self.log.tp(), files = commit.len(), ?excess, "committing files early: the connector is over its open-file or memory limit");
-            self.commit_files(commit, self.consumed_next).await?;
+            commit.iter().for_each(|d| self.seal(d));
         }
-        self.account();
         Ok(())
     }
 
@@ -531,36 +532,33 @@ impl PartitionWriter {
             .filter(|(_, f)| f.next_scheduled.is_some_and(|t| now >= t))
             .map(|(d, _)| d.clone())
             .collect();
-        if !due.is_empty() {
-            self.commit_files(due, self.consumed_next).await?;
-        }
+        due.iter().for_each(|d| self.seal(d));
         self.account();
-        self.enforce_limits().await
+        self.enforce_limits().await?;
+        self.commit_sealed().await
     }
 
     /// Commits every open file.
     pub async fn rotate(&mut self) -> Result<(), SinkError> {
         let all: Vec<String> = self.open.keys().cloned().collect();
-        self.commit_files(all, self.consumed_next).await
+        all.iter().for_each(|d| self.seal(d));
+        self.commit_sealed().await
     }
 
-    /// Closes the files of `dirs` and commits them atomically. `low` is the lowest offset
-    /// consumed but not written yet (`None` when everything consumed is written); the commit
-    /// record's next offset is the lowest offset that stays uncommitted.
-    async fn commit_files(&mut self, dirs: Vec<String>, low: Option<i64>) -> Result<(), SinkError> {
-        let files: Vec<(String, OpenFile)> = dirs
-            .into_iter()
-            .filter_map(|d| self.open.remove(&d).map(|f| (d, f)))
-            .collect();
-        if files.is_empty() {
+    /// Closes the sealed files and commits them atomically. Runs when everything consumed is
+    /// written, so the commit record's next offset is the first offset of the oldest file
+    /// that stays open, or the next offset to consume when none does.
+    async fn commit_sealed(&mut self) -> Result<(), SinkError> {
+        if self.sealed.is_empty() {
             return Ok(());
         }
+        let files = std::mem::take(&mut self.sealed);
         let tp = self.log.tp().clone();
         let next = self
             .open
             .values()
             .map(|f| f.start_offset)
-            .chain(low)
+            .chain(self.consumed_next)
             .min()
             .or_else(|| files.iter().map(|(_, f)| f.end_offset + 1).max())
             .unwrap_or(0);
@@ -603,7 +601,11 @@ impl PartitionWriter {
 
     /// Drops the open files without committing (their records are consumed again).
     pub async fn abandon(self) {
-        for (_, file) in self.open {
+        for file in self
+            .open
+            .into_values()
+            .chain(self.sealed.into_iter().map(|(_, f)| f))
+        {
             if let Some(storage) = file.storage {
                 storage.abandon().await;
                 let _ = self.settings.store.delete(&file.temp).await;
