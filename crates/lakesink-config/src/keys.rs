@@ -1025,6 +1025,15 @@ pub static KEYS: &[KeyDef] = &[
         "Most bytes of file data a connector holds in memory in this worker (rows not yet written to storage). Above it, each Kafka partition holding more than its share moves its largest file to storage (a file of 4 MiB or more) or commits it early.",
     ),
     key(
+        "lakesink.storage.concurrency",
+        C,
+        LAKESINK,
+        Int { min: 1, max: 4096 },
+        Value("64"),
+        S,
+        "Most data files a connector writes and closes in storage at the same time in this worker. A DataNode reserves a whole block (128 MiB by default) for every replica being written, so committing thousands of small files at once could exhaust its space; an HDFS close also waits for the block report (about 0.5 s), so a higher value commits many small files faster.",
+    ),
+    key(
         "lakesink.offset.out.of.range",
         C,
         LAKESINK,

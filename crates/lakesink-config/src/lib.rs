@@ -203,6 +203,8 @@ pub struct SinkConfig {
     pub partitioner: PartitionerConfig,
     pub max_open_files: usize,
     pub max_buffered_bytes: u64,
+    /// `lakesink.storage.concurrency`.
+    pub storage_concurrency: usize,
     pub retry_backoff_ms: u64,
     pub shutdown_timeout_ms: u64,
     pub zero_pad_width: usize,
@@ -828,6 +830,7 @@ pub fn load(worker: &RawConfig, connector: &RawConfig) -> Result<Loaded, ConfigE
         partitioner,
         max_open_files: c.int("lakesink.max.open.files").max(1) as usize,
         max_buffered_bytes: c.int("lakesink.max.buffered.bytes").max(1) as u64,
+        storage_concurrency: c.int("lakesink.storage.concurrency").max(1) as usize,
         retry_backoff_ms: c.int("retry.backoff.ms") as u64,
         shutdown_timeout_ms: c.int("shutdown.timeout.ms") as u64,
         zero_pad_width: c.int("filename.offset.zero.pad.width") as usize,

@@ -1,5 +1,6 @@
-//! The open-file and memory limits shared by all partition writers of a connector in this
-//! worker (`lakesink.max.open.files`, `lakesink.max.buffered.bytes`).
+//! The open-file, memory and storage-concurrency limits shared by all partition writers of a
+//! connector in this worker (`lakesink.max.open.files`, `lakesink.max.buffered.bytes`,
+//! `lakesink.storage.concurrency`).
 //!
 //! Each writer publishes what it holds; while the connector is over a limit, a writer
 //! holding more than its fair share (limit / writers) gives back the excess on its next
@@ -12,22 +13,60 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 #[derive(Debug)]
 pub struct Budget {
+    /// Files being created, written at commit, or closed in storage at the same time.
+    pub(crate) storage_slots: tokio::sync::Semaphore,
     max_open_files: usize,
     max_buffered_bytes: u64,
     open_files: AtomicUsize,
     buffered_bytes: AtomicU64,
     writers: AtomicUsize,
+    /// What the writers held at the end of their last batch, after the limits were applied
+    /// (the sum of their settled states), and the most that ever was.
+    settled_files: AtomicUsize,
+    settled_bytes: AtomicU64,
+    peak_settled_files: AtomicUsize,
+    peak_settled_bytes: AtomicU64,
+}
+
+/// What a connector held at most, between batches, against its limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peaks {
+    pub open_files: usize,
+    pub buffered_bytes: u64,
+    pub max_open_files: usize,
+    pub max_buffered_bytes: u64,
 }
 
 impl Budget {
-    pub fn new(max_open_files: usize, max_buffered_bytes: u64) -> Arc<Budget> {
+    pub fn new(
+        max_open_files: usize,
+        max_buffered_bytes: u64,
+        storage_concurrency: usize,
+    ) -> Arc<Budget> {
         Arc::new(Budget {
+            storage_slots: tokio::sync::Semaphore::new(storage_concurrency.max(1)),
             max_open_files: max_open_files.max(1),
             max_buffered_bytes: max_buffered_bytes.max(1),
             open_files: AtomicUsize::new(0),
             buffered_bytes: AtomicU64::new(0),
             writers: AtomicUsize::new(0),
+            settled_files: AtomicUsize::new(0),
+            settled_bytes: AtomicU64::new(0),
+            peak_settled_files: AtomicUsize::new(0),
+            peak_settled_bytes: AtomicU64::new(0),
         })
+    }
+
+    /// The most the connector's writers held together, each counted as it was at the end of
+    /// its last batch (limits are applied per batch: a batch in progress may open files or
+    /// buffer rows beyond them until it ends).
+    pub fn peaks(&self) -> Peaks {
+        Peaks {
+            open_files: self.peak_settled_files.load(Ordering::Relaxed),
+            buffered_bytes: self.peak_settled_bytes.load(Ordering::Relaxed),
+            max_open_files: self.max_open_files,
+            max_buffered_bytes: self.max_buffered_bytes,
+        }
     }
 
     /// Files open across the connector's writers.
@@ -47,6 +86,24 @@ pub(crate) struct Share {
     budget: Arc<Budget>,
     files: usize,
     bytes: u64,
+    settled_files: usize,
+    settled_bytes: u64,
+}
+
+fn adjust_usize(counter: &AtomicUsize, from: usize, to: usize) {
+    if to >= from {
+        counter.fetch_add(to - from, Ordering::Relaxed);
+    } else {
+        counter.fetch_sub(from - to, Ordering::Relaxed);
+    }
+}
+
+fn adjust_u64(counter: &AtomicU64, from: u64, to: u64) {
+    if to >= from {
+        counter.fetch_add(to - from, Ordering::Relaxed);
+    } else {
+        counter.fetch_sub(from - to, Ordering::Relaxed);
+    }
 }
 
 /// What a writer should give back now.
@@ -63,28 +120,30 @@ impl Share {
             budget,
             files: 0,
             bytes: 0,
+            settled_files: 0,
+            settled_bytes: 0,
         }
     }
 
     /// Publishes what this writer holds now.
     pub fn update(&mut self, files: usize, bytes: u64) {
-        let b = &self.budget;
-        if files >= self.files {
-            b.open_files
-                .fetch_add(files - self.files, Ordering::Relaxed);
-        } else {
-            b.open_files
-                .fetch_sub(self.files - files, Ordering::Relaxed);
-        }
-        if bytes >= self.bytes {
-            b.buffered_bytes
-                .fetch_add(bytes - self.bytes, Ordering::Relaxed);
-        } else {
-            b.buffered_bytes
-                .fetch_sub(self.bytes - bytes, Ordering::Relaxed);
-        }
+        adjust_usize(&self.budget.open_files, self.files, files);
+        adjust_u64(&self.budget.buffered_bytes, self.bytes, bytes);
         self.files = files;
         self.bytes = bytes;
+    }
+
+    /// Records what this writer holds now that a batch has been handled.
+    pub fn settled(&mut self) {
+        let b = &self.budget;
+        adjust_usize(&b.settled_files, self.settled_files, self.files);
+        adjust_u64(&b.settled_bytes, self.settled_bytes, self.bytes);
+        self.settled_files = self.files;
+        self.settled_bytes = self.bytes;
+        b.peak_settled_files
+            .fetch_max(b.settled_files.load(Ordering::Relaxed), Ordering::Relaxed);
+        b.peak_settled_bytes
+            .fetch_max(b.settled_bytes.load(Ordering::Relaxed), Ordering::Relaxed);
     }
 
     pub fn excess(&self) -> Excess {
@@ -107,6 +166,7 @@ impl Share {
 impl Drop for Share {
     fn drop(&mut self) {
         self.update(0, 0);
+        self.settled();
         self.budget.writers.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -117,7 +177,7 @@ mod tests {
 
     #[test]
     fn only_writers_above_their_share_give_back() {
-        let budget = Budget::new(10, 1000);
+        let budget = Budget::new(10, 1000, 4);
         let mut a = Share::join(budget.clone());
         let mut b = Share::join(budget.clone());
         a.update(4, 100);

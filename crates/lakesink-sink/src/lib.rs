@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use budget::Budget;
+pub use budget::{Budget, Peaks};
 use lakesink_commit::{CommitError, Layout};
 use lakesink_config::{
     ConverterConfig, OffsetOutOfRange, PartitionerConfig, PartitionerKind, Rotation, SinkConfig,

@@ -21,7 +21,7 @@ fn settings(
         dir,
         Partitioner::Default,
         rotation(flush_size, rotate_interval_ms),
-        Budget::new(1000, 1 << 30),
+        Budget::new(1000, 1 << 30, 8),
     )
 }
 
@@ -247,7 +247,7 @@ async fn directories_commit_on_their_own_and_a_crash_loses_and_repeats_nothing()
         d.path(),
         Partitioner::field(&["k".to_string()]).unwrap(),
         rotation(3, None),
-        Budget::new(1000, 1 << 30),
+        Budget::new(1000, 1 << 30, 8),
     );
     let tp = TopicPartition::new("t", 0);
     let (mut w, _) = PartitionWriter::open(s.clone(), tp.clone()).await.unwrap();
@@ -317,7 +317,7 @@ async fn directories_commit_on_their_own_and_a_crash_loses_and_repeats_nothing()
 #[tokio::test]
 async fn open_file_limit_commits_the_oldest_files_early() {
     let d = tempfile::tempdir().unwrap();
-    let budget = Budget::new(2, 1 << 30);
+    let budget = Budget::new(2, 1 << 30, 8);
     let s = settings_with(
         d.path(),
         Partitioner::field(&["k".to_string()]).unwrap(),
@@ -356,7 +356,7 @@ async fn open_file_limit_commits_the_oldest_files_early() {
 async fn memory_limit_commits_small_files_early() {
     let d = tempfile::tempdir().unwrap();
     // 1 MiB limit, ~23 bytes per JSON line: 100k records cannot stay in memory.
-    let budget = Budget::new(1000, 1 << 20);
+    let budget = Budget::new(1000, 1 << 20, 8);
     let s = settings_with(
         d.path(),
         Partitioner::field(&["k".to_string()]).unwrap(),
@@ -393,7 +393,7 @@ async fn size_rotation_makes_files_near_the_target() {
         d.path(),
         Partitioner::Default,
         r,
-        Budget::new(1000, 1 << 30),
+        Budget::new(1000, 1 << 30, 8),
     );
     let (mut w, _) = PartitionWriter::open(s, TopicPartition::new("t", 0))
         .await

@@ -102,21 +102,25 @@ impl OpenFile {
             self.pending.extend_from_slice(&ready);
         }
         if self.pending.len() >= STORAGE_WRITE_BYTES {
-            self.push(store).await?;
+            self.push(store, false).await?;
         }
         Ok(())
     }
 
-    /// Sends the pending bytes to storage, creating the temp file on first use.
-    async fn push(&mut self, store: &Store) -> Result<(), SinkError> {
+    /// Sends the pending bytes to storage, creating the temp file on first use. `last`: these
+    /// are the file's last bytes (so a file created now is written in one go).
+    async fn push(&mut self, store: &Store, last: bool) -> Result<(), SinkError> {
         if self.pending.is_empty() {
             return Ok(());
         }
         let chunk = std::mem::take(&mut self.pending);
         self.stored_bytes += chunk.len() as u64;
+        let size = last.then_some(chunk.len() as u64);
         let storage = match &mut self.storage {
             Some(s) => s,
-            None => self.storage.insert(store.create(&self.temp).await?),
+            None => self
+                .storage
+                .insert(store.create_sized(&self.temp, size).await?),
         };
         storage
             .write(Bytes::from(chunk))
@@ -129,35 +133,44 @@ impl OpenFile {
         self.format.flush()?;
         let ready = self.format.take_ready();
         self.pending.extend_from_slice(&ready);
-        self.push(store).await
+        self.push(store, false).await
     }
 
-    /// Writes the rest of the file (the format's tail, e.g. the Parquet footer) and returns
-    /// the still-open storage writer with the file's commit entry; closing is left to the
-    /// caller so that it can overlap with writing the commit record.
-    async fn end(
-        mut self,
-        store: Store,
-        path: String,
-    ) -> Result<(FileWriter, FileCommit), SinkError> {
+    /// Ends the format (its tail, e.g. the Parquet footer, joins the pending bytes) and
+    /// returns the file's commit entry; [`OpenFile::persist`] then writes and closes it.
+    fn end_format(&mut self, path: String) -> Result<FileCommit, SinkError> {
         let format = std::mem::replace(&mut self.format, Box::new(Finished));
         let tail = format.finish()?;
         self.pending.extend_from_slice(&tail);
-        self.push(&store).await?;
+        Ok(FileCommit {
+            temp: self.temp.clone(),
+            path,
+            start_offset: self.start_offset,
+            end_offset: self.end_offset,
+            records: self.records,
+            bytes: self.stored_bytes + self.pending.len() as u64,
+        })
+    }
+
+    /// Writes what is pending and closes the file (durable once this returns), holding one
+    /// of the connector's storage slots from create to close: a DataNode reserves a whole
+    /// block of space for every replica being written until it is closed.
+    async fn persist(
+        mut self,
+        store: Store,
+        slots: &tokio::sync::Semaphore,
+    ) -> Result<(), SinkError> {
+        let _slot = slots.acquire().await.ok();
+        self.push(&store, true).await?;
         let storage = match self.storage {
             Some(s) => s,
             // An empty file (cannot happen: files open with their first rows) still commits.
             None => store.create(&self.temp).await?,
         };
-        let entry = FileCommit {
-            temp: self.temp,
-            path,
-            start_offset: self.start_offset,
-            end_offset: self.end_offset,
-            records: self.records,
-            bytes: storage.len(),
-        };
-        Ok((storage, entry))
+        storage
+            .finish()
+            .await
+            .map_err(|e| fenced_if_gone(&self.tp, e))
     }
 }
 
@@ -282,7 +295,10 @@ impl PartitionWriter {
         self.consumed_next = Some(last + 1);
         self.account();
         self.enforce_limits().await?;
-        self.commit_sealed().await
+        self.commit_sealed().await?;
+        self.account();
+        self.share.settled();
+        Ok(())
     }
 
     async fn write_run(&mut self, run: Converted) -> Result<(), SinkError> {
@@ -535,7 +551,10 @@ impl PartitionWriter {
         due.iter().for_each(|d| self.seal(d));
         self.account();
         self.enforce_limits().await?;
-        self.commit_sealed().await
+        self.commit_sealed().await?;
+        self.account();
+        self.share.settled();
+        Ok(())
     }
 
     /// Commits every open file.
@@ -563,8 +582,9 @@ impl PartitionWriter {
             .or_else(|| files.iter().map(|(_, f)| f.end_offset + 1).max())
             .unwrap_or(0);
         let ext = self.settings.format.kind.extension();
-        let store = self.settings.store.clone();
-        let ends = files.into_iter().map(|(dir, file)| {
+        let mut entries = Vec::with_capacity(files.len());
+        let mut ended = Vec::with_capacity(files.len());
+        for (dir, mut file) in files {
             let path = self.log.layout().committed_path(
                 &tp,
                 &dir,
@@ -572,20 +592,23 @@ impl PartitionWriter {
                 file.end_offset,
                 ext,
             );
-            file.end(store.clone(), path)
-        });
-        let ended = futures::future::try_join_all(ends).await?;
-        let (writers, entries): (Vec<FileWriter>, Vec<FileCommit>) = ended.into_iter().unzip();
+            entries.push(file.end_format(path)?);
+            ended.push(file);
+        }
         let count = entries.len();
         let records: u64 = entries.iter().map(|e| e.records).sum();
-        // Each close waits for its block report; close all files and write the commit record
-        // at the same time. The record is published only after every file is durable.
-        let closing = futures::future::join_all(writers.into_iter().map(FileWriter::finish));
-        let (closed, staged) = tokio::join!(closing, self.log.stage(entries, next));
+        // Write and close the files while the commit record is written: an HDFS close waits
+        // for the DataNode's block report. The record is published only once every file is
+        // durable. Files are written a bounded number at a time per connector.
+        let store = self.settings.store.clone();
+        let slots = &self.settings.budget.storage_slots;
+        let persisting =
+            futures::future::join_all(ended.into_iter().map(|f| f.persist(store.clone(), slots)));
+        let (persisted, staged) = tokio::join!(persisting, self.log.stage(entries, next));
         let staged = staged?;
-        if let Some(e) = closed.into_iter().find_map(Result::err) {
+        if let Some(e) = persisted.into_iter().find_map(Result::err) {
             self.log.discard(staged).await;
-            return Err(fenced_if_gone(&tp, e));
+            return Err(e);
         }
         self.log.commit_staged(staged).await?;
         tracing::debug!(%tp, files = count, records, next_offset = next, "committed");

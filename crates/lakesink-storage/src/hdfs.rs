@@ -83,21 +83,39 @@ impl HdfsStore {
         format!("{}/{}", self.base, rel.trim_start_matches('/'))
     }
 
-    pub async fn create(&self, rel: &str) -> Result<HdfsWriter> {
+    pub async fn create(&self, rel: &str, size: Option<u64>) -> Result<HdfsWriter> {
         let path = self.abs(rel);
-        let options = WriteOptions::default().overwrite(false).create_parent(true);
-        let writer = self
-            .client
-            .create(&path, options)
-            .await
-            .map_err(|e| classify("create", &path, e))?;
+        let options = || WriteOptions::default().overwrite(false).create_parent(true);
+        let fitted = size.and_then(fitted_block_size);
+        let created = match fitted {
+            Some(block) => match self.client.create(&path, options().block_size(block)).await {
+                // A NameNode whose dfs.namenode.fs-limits.min-block-size is above 1 MiB
+                // refuses the fitted size: use its default.
+                Err(e) if e.to_string().contains("min-block-size") => {
+                    self.client.create(&path, options()).await
+                }
+                other => other,
+            },
+            None => self.client.create(&path, options()).await,
+        };
+        let writer = created.map_err(|e| classify("create", &path, e))?;
         Ok(HdfsWriter {
             writer,
             path,
             len: 0,
         })
     }
+}
 
+/// The block size for a file of `size` bytes written in one go: whole mebibytes (HDFS's
+/// default minimum block size is 1 MiB), for files below 64 MiB; larger ones keep the
+/// cluster's default.
+fn fitted_block_size(size: u64) -> Option<u64> {
+    const MIB: u64 = 1 << 20;
+    (size < 64 * MIB).then(|| size.div_ceil(MIB).max(1) * MIB)
+}
+
+impl HdfsStore {
     pub async fn rename_no_clobber(&self, from: &str, to: &str) -> Result<Renamed> {
         let (src, dst) = (self.abs(from), self.abs(to));
         let parent = crate::parent(&dst).to_string();

@@ -114,15 +114,27 @@ impl Store {
 
     /// Creates a new file (parents included); fails with `AlreadyExists` if it exists.
     pub async fn create(&self, path: &str) -> Result<FileWriter> {
+        self.create_sized(path, None).await
+    }
+
+    /// Creates a new file whose final size is known to be `size` bytes (a file written in
+    /// one go). HDFS then gets a block size fitted to it: the NameNode reserves a whole
+    /// block of free space on a DataNode for every block being written, so thousands of
+    /// small files written at once with 128 MiB blocks can exhaust a DataNode's reservable
+    /// space although they need a few megabytes.
+    pub async fn create_sized(&self, path: &str, size: Option<u64>) -> Result<FileWriter> {
         match self {
-            Store::Hdfs(s) => s.create(path).await.map(|w| FileWriter::Hdfs(Box::new(w))),
+            Store::Hdfs(s) => s
+                .create(path, size)
+                .await
+                .map(|w| FileWriter::Hdfs(Box::new(w))),
             Store::Local(s) => s.create(path).await.map(FileWriter::Local),
         }
     }
 
     /// Writes a whole small file durably: create (no overwrite), write, sync, close.
     pub async fn write_new(&self, path: &str, data: Bytes) -> Result<()> {
-        let mut w = self.create(path).await?;
+        let mut w = self.create_sized(path, Some(data.len() as u64)).await?;
         w.write(data).await?;
         w.finish().await
     }

@@ -36,6 +36,7 @@ pub fn run(connectors: Vec<Loaded>) -> Result<()> {
     runtime.spawn(wait_for_signal(stop.clone()));
 
     let mut threads = Vec::new();
+    let mut budgets = Vec::new();
     for loaded in connectors {
         let config = Arc::new(loaded.config);
         let store = {
@@ -46,7 +47,12 @@ pub fn run(connectors: Vec<Loaded>) -> Result<()> {
         };
         tracing::info!(connector = %config.name, store = %store.url(), tasks = config.tasks_max, "starting connector");
         // One budget for all tasks of the connector in this worker.
-        let budget = Budget::new(config.max_open_files, config.max_buffered_bytes);
+        let budget = Budget::new(
+            config.max_open_files,
+            config.max_buffered_bytes,
+            config.storage_concurrency,
+        );
+        budgets.push((config.name.clone(), budget.clone()));
         for task_id in 0..config.tasks_max {
             let owner = format!(
                 "{}:{}:{}:task-{task_id}",
@@ -83,6 +89,17 @@ pub fn run(connectors: Vec<Loaded>) -> Result<()> {
         }
     }
     runtime.shutdown_timeout(Duration::from_secs(5));
+    for (connector, budget) in budgets {
+        let p = budget.peaks();
+        tracing::info!(
+            %connector,
+            peak_open_files = p.open_files,
+            max_open_files = p.max_open_files,
+            peak_buffered_mib = p.buffered_bytes as f64 / 1048576.0,
+            max_buffered_mib = p.max_buffered_bytes as f64 / 1048576.0,
+            "limits: most held between batches"
+        );
+    }
     match first_error {
         Some(e) => Err(e),
         None => {
