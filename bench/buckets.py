@@ -29,10 +29,15 @@ def produce(bootstrap, topic, n, partitions, hours, record_bytes, seed):
     """Records whose `at` is spread at random over `hours` hours, so that every partition has
     a record for every hour bucket in flight at once (out of order)."""
     rng = random.Random(seed)
+    # Bodies of words from a vocabulary: text that compresses about 3x, like real events
+    # (a run of one letter would compress 100x and make Kafka's compressed fetch sizes
+    # meaningless).
+    vocabulary = ["".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=rng.randint(3, 10))) for _ in range(4000)]
+    text = " ".join(rng.choices(vocabulary, k=400_000))
     schema = json.dumps(SCHEMA, separators=(",", ":"))
     head = '{"schema":' + schema + ',"payload":'
     probe = head + json.dumps({"id": 0, "user": "u0", "amount": 0.0, "at": 0, "tags": ["a", "b"], "note": None, "body": ""}) + "}"
-    pad = "x" * max(0, record_bytes - len(probe) - 10)
+    pad_len = max(0, record_bytes - len(probe) - 10)
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50, "batch.size": 1_000_000,
                          "queue.buffering.max.messages": 2_000_000, "queue.buffering.max.kbytes": 2_000_000,
                          "compression.type": "lz4"})
@@ -40,6 +45,8 @@ def produce(bootstrap, topic, n, partitions, hours, record_bytes, seed):
     t0 = time.time()
     for i in range(n):
         at = BASE_MS + rng.randrange(span)
+        start = rng.randrange(len(text) - pad_len)
+        pad = text[start:start + pad_len]
         value = (head + '{"id":%d,"user":"user-%d","amount":%d.25,"at":%d,"tags":["t%d","x"],"note":%s,"body":"%s"}}'
                  % (i, i % 1000, i % 977, at, i % 7, "null" if i % 3 else '"n"', pad)).encode()
         while True:
@@ -145,12 +152,17 @@ def main():
     with tempfile.TemporaryDirectory(prefix="lakesink-bench-") as workdir:
         r = run_lakesink(lakesink_bin, bootstrap, hdfs_url, topic, workdir, extra)
         with open(r["log"]) as f:
-            errors = [line for line in f if " ERROR " in line]
+            lines = f.readlines()
+        errors = [line for line in lines if " ERROR " in line]
+        limits = [line.split("limits: ", 1)[1].strip() for line in lines if "limits: most held" in line]
     raw_runs.append(run_raw(raw_bin, bootstrap, topic, args.records))
     raw = min(raw_runs, key=lambda x: x["seconds"])
     files = committed(hdfs, f"{r['root']}/topics/{topic}")
     rows = sum(rows_in(hdfs, p) for p, _ in files)
+    # Directories are shared by the partitions (<topic>/year=../hour=..); each partition
+    # writes its own files into each of them.
     dirs = {p.rsplit("/", 1)[0] for p, _ in files}
+    writers = {(p.rsplit("/", 1)[0], p.rsplit("/", 1)[1].split("+")[1]) for p, _ in files}
     sizes = sorted(n for _, n in files)
     raw_rate = args.records / raw["seconds"]
     rate = args.records / r["seconds"]
@@ -158,14 +170,16 @@ def main():
     print(f"\n{'run':<20}{'seconds':>9}{'records/s':>12}{'peak RSS MiB':>14}{'ratio':>7}")
     print(f"{'raw rdkafka':<20}{raw['seconds']:>9.2f}{raw_rate:>12,.0f}{raw['peak_rss_kib'] / 1024:>14.0f}{1.0:>7.2f}")
     print(f"{'lakesink parquet':<20}{r['seconds']:>9.2f}{rate:>12,.0f}{r['peak_rss_kib'] / 1024:>14.0f}{rate / raw_rate:>7.2f}")
-    print(f"\nfiles: {len(files)} in {len(dirs)} directories ({len(files) / max(1, len(dirs)):.2f} per directory); "
-          f"rows in them: {rows} (expected {args.records})")
+    print(f"\nfiles: {len(files)} in {len(dirs)} directories, from {len(writers)} (directory, Kafka partition) pairs "
+          f"({len(files) / max(1, len(writers)):.2f} files per pair); rows in them: {rows} (expected {args.records})")
     print(f"file size: min {sizes[0] / 1024:.0f} KiB, p10 {pct(sizes, 0.1) / 1024:.0f} KiB, "
           f"median {pct(sizes, 0.5) / 1024:.0f} KiB, p90 {pct(sizes, 0.9) / 1024:.0f} KiB, "
           f"max {sizes[-1] / 1024:.0f} KiB, total {sum(sizes) / mib:.0f} MiB")
     print(f"(lakesink read everything after {r['caught_up']:.2f} s; its time ends when the graceful stop "
           f"that commits the open files has exited; raw runs: "
           + ", ".join("%.2f s" % x["seconds"] for x in raw_runs) + ")")
+    for line in limits:
+        print(f"lakesink limits: {line}")
     if errors:
         print(f"lakesink logged {len(errors)} errors, first: {errors[0].strip()}")
     if rows != args.records:

@@ -38,7 +38,8 @@ fn main() -> Result<()> {
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
         .set("fetch.wait.max.ms", "100")
-        .set("queued.max.messages.kbytes", "65536")
+        .set("queued.max.messages.kbytes", "16384")
+        .set("fetch.queue.backoff.ms", "10") // as lakesink-source
         .create()?;
     consumer.subscribe(&[topic.as_str()])?;
     let start = Instant::now();

@@ -1029,7 +1029,7 @@ pub static KEYS: &[KeyDef] = &[
         C,
         LAKESINK,
         Int { min: 1, max: 4096 },
-        Value("64"),
+        Value("128"),
         S,
         "Most data files a connector writes and closes in storage at the same time in this worker. A DataNode reserves a whole block (128 MiB by default) for every replica being written, so committing thousands of small files at once could exhaust its space; an HDFS close also waits for the block report (about 0.5 s), so a higher value commits many small files faster.",
     ),

@@ -2,11 +2,13 @@
 //! connector in this worker (`lakesink.max.open.files`, `lakesink.max.buffered.bytes`,
 //! `lakesink.storage.concurrency`).
 //!
-//! Each writer publishes what it holds; while the connector is over a limit, a writer
-//! holding more than its fair share (limit / writers) gives back the excess on its next
-//! batch or tick, by moving large files to storage or committing files early. Since the
-//! shares add up to the limit, some writer is always over its share while the connector is
-//! over the limit, so the total comes back under it without any writer waiting on another.
+//! Each writer publishes what it holds; while the connector is over a limit (for memory:
+//! over three quarters of it), a writer holding more than its fair share (limit / writers)
+//! gives back the excess on its next batch or tick, by moving large files to storage,
+//! compacting them, or committing files early. Since the shares add up to the limit, some
+//! writer is always over its share while the connector is over the limit, so the total comes
+//! back under it without any writer waiting on another. Between checks writers grow
+//! concurrently, so the total can pass the limit by what they add in one batch.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -155,7 +157,10 @@ impl Share {
             let fair = (b.max_open_files / writers).max(1);
             excess.files = self.files.saturating_sub(fair);
         }
-        if b.buffered_bytes() > b.max_buffered_bytes {
+        // From three quarters of the limit on, every writer keeps to its share: writers grow
+        // concurrently between their checks, and waiting until the limit itself is crossed
+        // lets all of them settle above their shares at once.
+        if b.buffered_bytes() > b.max_buffered_bytes / 4 * 3 {
             let fair = b.max_buffered_bytes / writers as u64;
             excess.bytes = self.bytes.saturating_sub(fair);
         }
@@ -184,7 +189,7 @@ mod tests {
         b.update(5, 800);
         assert_eq!(a.excess(), Excess::default(), "under both limits");
         b.update(8, 1200);
-        // 12 files > 10: fair share 5; 1300 bytes > 1000: fair share 500.
+        // 12 files > 10: fair share 5; 1300 bytes > 750 (3/4 of 1000): fair share 500.
         assert_eq!(a.excess(), Excess { files: 0, bytes: 0 });
         assert_eq!(
             b.excess(),

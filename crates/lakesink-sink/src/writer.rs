@@ -128,6 +128,15 @@ impl OpenFile {
             .map_err(|e| fenced_if_gone(&self.tp, e))
     }
 
+    /// Encodes what the format buffers into finished bytes kept in memory (Parquet: closes
+    /// the row group, compressing it). Returns the bytes held afterwards.
+    fn compact(&mut self) -> Result<u64, SinkError> {
+        self.format.flush()?;
+        let ready = self.format.take_ready();
+        self.pending.extend_from_slice(&ready);
+        Ok(self.buffered())
+    }
+
     /// Frees memory: everything the format buffers goes to storage.
     async fn spill(&mut self, store: &Store) -> Result<(), SinkError> {
         self.format.flush()?;
@@ -506,13 +515,39 @@ impl PartitionWriter {
                 if freed >= excess.bytes || bytes == 0 {
                     break;
                 }
-                freed += bytes;
+                let store = &self.settings.store;
+                let Some(f) = self.open.get_mut(&dir) else {
+                    continue;
+                };
                 if bytes >= SPILL_MIN_BYTES {
-                    let store = &self.settings.store;
-                    if let Some(f) = self.open.get_mut(&dir) {
-                        f.spill(store).await?;
-                    }
+                    f.spill(store).await?;
+                    freed += bytes;
+                    continue;
+                }
+                // Encoded, compressed rows take less memory than the rows being encoded
+                // (Parquet: a closed row group); keep the file open if that frees most of it.
+                let compacted = f.compact()?;
+                if compacted * 2 <= bytes {
+                    freed += bytes - compacted;
                 } else {
+                    freed += bytes;
+                    commit.push(dir);
+                }
+            }
+            if freed < excess.bytes {
+                // Still over the share after compacting everything: commit the largest files.
+                let mut rest: Vec<(u64, String)> = self
+                    .open
+                    .iter()
+                    .filter(|(d, _)| !commit.contains(d))
+                    .map(|(d, f)| (f.buffered(), d.clone()))
+                    .collect();
+                rest.sort_unstable_by(|a, b| b.cmp(a));
+                for (bytes, dir) in rest {
+                    if freed >= excess.bytes {
+                        break;
+                    }
+                    freed += bytes;
                     commit.push(dir);
                 }
             }
@@ -532,6 +567,7 @@ impl PartitionWriter {
                 .collect();
             commit.extend(more);
         }
+        tracing::trace!(tp = %self.log.tp(), ?excess, early_commits = commit.len(), held = self.open.values().map(OpenFile::buffered).sum::<u64>(), "limits applied");
         if !commit.is_empty() {
             tracing::debug!(tp = %self.log.tp(), files = commit.len(), ?excess, "committing files early: the connector is over its open-file or memory limit");
             commit.iter().for_each(|d| self.seal(d));
