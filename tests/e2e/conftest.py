@@ -1,10 +1,12 @@
 """Shared fixtures for end-to-end tests: a real Kafka broker and a real HDFS (scripts/testbed),
 the lakesink binary, and third-party clients (confluent-kafka, hdfs-native, fastavro, pyarrow)
 to produce and verify data."""
+import glob
 import io
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -254,3 +256,42 @@ def group_offsets(kafka, group, topic, partitions):
         return {tp.partition: tp.offset for tp in got}
     finally:
         c.close()
+
+
+def spark_avro_jar(version):
+    cache = os.environ.get("LAKESINK_CACHE") or os.path.expanduser("~/.cache/lakesink")
+    jars = glob.glob(os.path.join(cache, "jars", "spark", "spark-avro_*.jar"))
+    if not jars:
+        pytest.fail(f"no spark-avro jar in {cache}/jars/spark: run scripts/testbed up (it fetches it)")
+    jar = jars[0]
+    if not os.path.basename(jar).endswith(f"-{version}.jar"):
+        pytest.fail(f"{jar} does not match pyspark {version}: keep scripts/testbed.d/spark-pom.xml "
+                    "and requirements.txt on the same Spark version")
+    return jar
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local SparkSession for all tests: Spark's JVM starts once per process, with its
+    classpath (spark-avro) fixed at that moment."""
+    try:
+        import pyspark
+        from pyspark.sql import SparkSession
+    except ImportError as e:
+        pytest.fail(f"pyspark is not importable ({e}): it is in scripts/testbed.d/requirements.txt, "
+                    "run scripts/testbed up to rebuild the virtualenv")
+    if not os.environ.get("JAVA_HOME"):
+        java = shutil.which("java")
+        if java is None:
+            pytest.fail("Spark needs Java: no java on PATH and JAVA_HOME is unset")
+        os.environ["JAVA_HOME"] = os.path.dirname(os.path.dirname(os.path.realpath(java)))
+    session = (SparkSession.builder.master("local[1]").appName("lakesink-e2e")
+               .config("spark.driver.memory", "512m")
+               .config("spark.ui.enabled", "false")
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.sql.shuffle.partitions", "1")
+               .config("spark.jars", spark_avro_jar(pyspark.__version__))
+               .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

@@ -41,11 +41,11 @@ def test_invalid_values_name_key_value_and_allowed(lakesink_bin, workdir):
 
 def test_unknown_and_unsupported_keys_are_reported_by_name(lakesink_bin, workdir):
     code, out = validate(lakesink_bin, workdir, {**BASE, "flush.sise": "10", "hive.integration": "true",
-                                                 "partitioner.class": "io.confluent.connect.storage.partitioner.TimeBasedPartitioner"})
+                                                 "format.class": "io.confluent.connect.hdfs.orc.OrcFormat"})
     assert code == 1
     assert "flush.sise: unknown configuration key (did you mean 'flush.size'?)" in out, out
     assert "hive.integration=true: recognised but not supported by Lakesink yet; remove the key or set it to 'false'" in out, out
-    assert "partitioner.class=io.confluent.connect.storage.partitioner.TimeBasedPartitioner: recognised but not supported by Lakesink yet" in out, out
+    assert "format.class=io.confluent.connect.hdfs.orc.OrcFormat: recognised but not supported by Lakesink yet" in out, out
     # Keys that change nothing are accepted with a warning that says why.
     code, out = validate(lakesink_bin, workdir, {**BASE, "hadoop.home": "/opt/hadoop"})
     assert code == 0 and "hadoop.home=/opt/hadoop has no effect" in out, out

@@ -28,8 +28,10 @@ def test_sigkill_with_many_directories_per_partition(kafka, hdfs, hdfs_url, lake
     rng = random.Random(int(os.environ.get("LAKESINK_CRASH_SEED", "11")))
     stamps = [BASE_MS + rng.randrange(HOURS * 3600 * 1000) for _ in range(N_RECORDS)]
     values = [json.dumps({"seq": i, "ts": stamps[i], "pad": "y" * 30}).encode() for i in range(N_RECORDS)]
-    produced = produce(kafka, topic, values, partition_fn=lambda i: i % PARTITIONS)
-    where = {json.loads(v)["seq"]: (p, o) for (p, o), v in produced.items()}
+    # Half the records now, half after the fifth run, so that later runs (and their
+    # failpoints) still have records to commit.
+    half = N_RECORDS // 2
+    produced = produce(kafka, topic, values[:half], partition_fn=lambda i: i % PARTITIONS)
     name = unique("tcrash")
     connector = connector_props(
         name, topic, hdfs_url, root, flush__size=400, format__class="JsonFormat", tasks__max=2,
@@ -38,9 +40,12 @@ def test_sigkill_with_many_directories_per_partition(kafka, hdfs, hdfs_url, lake
         timezone="UTC", timestamp__extractor="RecordField", timestamp__field="ts",
         consumer__override__session__timeout__ms=10000)
     worker = {**worker_props(kafka, schemas=False), "lakesink.worker.id": "tcrash-worker"}
-    failpoints = ["before-commit:4", "after-publish:4", "before-publish:4"]
+    # A failpoint run dies at its first commit that reaches the point.
+    failpoints = ["before-commit", "after-publish", "before-publish"]
     kills = failpoint_kills = 0
     for run in range(N_KILLS):
+        if run == N_KILLS // 2:
+            produced.update(produce(kafka, topic, values[half:], partition_fn=lambda i: i % PARTITIONS))
         extra = {}
         if run % 3 == 1:
             extra["LAKESINK_FAILPOINT"] = failpoints[(run // 3) % len(failpoints)]
@@ -57,6 +62,7 @@ def test_sigkill_with_many_directories_per_partition(kafka, hdfs, hdfs_url, lake
         sink.kill()
         kills += 1
     assert failpoint_kills >= 1, "no run stopped inside a commit"
+    where = {json.loads(v)["seq"]: (p, o) for (p, o), v in produced.items()}
     # The last run commits the tails on a 2-second schedule; it is done when the group's
     # offsets (committed only for durable records) reach the end of every partition. It joins
     # as a new static member: a static member restarted in the middle of a cooperative

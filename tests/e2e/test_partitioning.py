@@ -101,24 +101,7 @@ def visit(i, rng):
     return {"id": i, "country": country, "device": device, "amount": i / 4.0}
 
 
-def spark_session():
-    from pyspark.sql import SparkSession
-    if not os.environ.get("JAVA_HOME"):
-        java = shutil.which("java")
-        if java is None:
-            pytest.fail("Spark needs Java: no java on PATH and JAVA_HOME is unset")
-        os.environ["JAVA_HOME"] = os.path.dirname(os.path.dirname(os.path.realpath(java)))
-    session = (SparkSession.builder.master("local[1]").appName("lakesink-e2e-partitioning")
-               .config("spark.driver.memory", "512m")
-               .config("spark.ui.enabled", "false")
-               .config("spark.sql.session.timeZone", "UTC")
-               .config("spark.sql.shuffle.partitions", "1")
-               .getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
-    return session
-
-
-def test_field_partitioner_hive_layout_read_by_pyarrow_and_spark(kafka, hdfs, hdfs_url, lakesink_bin, workdir):
+def test_field_partitioner_hive_layout_read_by_pyarrow_and_spark(kafka, hdfs, hdfs_url, lakesink_bin, workdir, spark):
     topic, root, partitions, flush = unique("field"), f"/{unique('lake')}", 3, 1000
     create_topic(kafka, topic, partitions)
     rng = random.Random(5)
@@ -204,29 +187,25 @@ def test_field_partitioner_hive_layout_read_by_pyarrow_and_spark(kafka, hdfs, hd
     # (Spark's rule when a partition column overlaps a data column); `device.os` is a new
     # top-level column named with the dot, next to the files' struct column `device`.
     from pyspark.sql import functions as F
-    spark = spark_session()
-    try:
-        df = spark.read.parquet(hdfs_url + base)
-        types = dict(df.dtypes)
-        assert types["country"] == "string" and types["device.os"] == "string", df.dtypes
-        counts = {r["country"]: r["n"] for r in df.groupBy("country").agg(F.count("*").alias("n")).collect()}
-        assert counts == dict(per_country)
-        # A filter on the original value prunes to its (escaped) directories.
-        for country, n in per_country.items():
-            assert df.where(F.col("country") == country).count() == n, country
-        assert df.where(F.col("`device.os`").isNull()).count() == 0
-        assert df.where(F.col("`device.os`") == "null").count() == sum(os_of(p) is None for p in payloads)
-        rows = df.select("id", "country", F.col("`device.os`").alias("os_dir"),
-                         F.col("device.os").alias("os_file")).collect()
-        assert len(rows) == len(payloads)
-        for r in rows:
-            want = by_id[r["id"]]
-            assert r["country"] == want["country"], r
-            assert r["os_file"] == os_of(want), r
-            # As in pyarrow: the directory value `null` is the string "null", not a SQL NULL.
-            assert r["os_dir"] == ("null" if os_of(want) is None else os_of(want)), r
-    finally:
-        spark.stop()
+    df = spark.read.parquet(hdfs_url + base)
+    types = dict(df.dtypes)
+    assert types["country"] == "string" and types["device.os"] == "string", df.dtypes
+    counts = {r["country"]: r["n"] for r in df.groupBy("country").agg(F.count("*").alias("n")).collect()}
+    assert counts == dict(per_country)
+    # A filter on the original value prunes to its (escaped) directories.
+    for country, n in per_country.items():
+        assert df.where(F.col("country") == country).count() == n, country
+    assert df.where(F.col("`device.os`").isNull()).count() == 0
+    assert df.where(F.col("`device.os`") == "null").count() == sum(os_of(p) is None for p in payloads)
+    rows = df.select("id", "country", F.col("`device.os`").alias("os_dir"),
+                     F.col("device.os").alias("os_file")).collect()
+    assert len(rows) == len(payloads)
+    for r in rows:
+        want = by_id[r["id"]]
+        assert r["country"] == want["country"], r
+        assert r["os_file"] == os_of(want), r
+        # As in pyarrow: the directory value `null` is the string "null", not a SQL NULL.
+        assert r["os_dir"] == ("null" if os_of(want) is None else os_of(want)), r
 
 
 # ---------------------------------------------------------------------------------------------

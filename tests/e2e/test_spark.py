@@ -6,10 +6,8 @@ column of Spark's partition discovery equal to each record's Kafka partition.
 The records carry test_formats' schema without its Connect Time field: Spark (4.2) rejects
 Parquet INT32 TIME(MILLIS) columns ([PARQUET_TYPE_ILLEGAL], even with spark.sql.timeType.enabled),
 the Parquet type of Connect Time, so no file with such a column loads with an inferred schema."""
-import glob
 import json
 import os
-import shutil
 
 import pytest
 
@@ -28,43 +26,6 @@ SMALL = dict(SCHEMA, fields=[f for f in SCHEMA["fields"] if f["field"] in FIELDS
 def value(i):
     p = payload(i)
     return json.dumps({"schema": SMALL, "payload": {k: p[k] for k in FIELDS}}).encode()
-
-
-def spark_avro_jar(version):
-    cache = os.environ.get("LAKESINK_CACHE") or os.path.expanduser("~/.cache/lakesink")
-    jars = glob.glob(os.path.join(cache, "jars", "spark", "spark-avro_*.jar"))
-    if not jars:
-        pytest.fail(f"no spark-avro jar in {cache}/jars/spark: run scripts/testbed up (it fetches it)")
-    jar = jars[0]
-    if not os.path.basename(jar).endswith(f"-{version}.jar"):
-        pytest.fail(f"{jar} does not match pyspark {version}: keep scripts/testbed.d/spark-pom.xml "
-                    "and requirements.txt on the same Spark version")
-    return jar
-
-
-@pytest.fixture(scope="module")
-def spark():
-    try:
-        import pyspark
-        from pyspark.sql import SparkSession
-    except ImportError as e:
-        pytest.fail(f"pyspark is not importable ({e}): it is in scripts/testbed.d/requirements.txt, "
-                    "run scripts/testbed up to rebuild the virtualenv")
-    if not os.environ.get("JAVA_HOME"):
-        java = shutil.which("java")
-        if java is None:
-            pytest.fail("Spark needs Java: no java on PATH and JAVA_HOME is unset")
-        os.environ["JAVA_HOME"] = os.path.dirname(os.path.dirname(os.path.realpath(java)))
-    session = (SparkSession.builder.master("local[1]").appName("lakesink-e2e")
-               .config("spark.driver.memory", "512m")
-               .config("spark.ui.enabled", "false")
-               .config("spark.sql.session.timeZone", "UTC")
-               .config("spark.sql.shuffle.partitions", "1")
-               .config("spark.jars", spark_avro_jar(pyspark.__version__))
-               .getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))

@@ -1010,7 +1010,7 @@ pub static KEYS: &[KeyDef] = &[
         },
         Value("4096"),
         S,
-        "Most output files a connector keeps open in this worker. Above it, each Kafka partition holding more than its share commits its oldest files early.",
+        "Output files a connector keeps open in this worker. From three quarters of it on, each Kafka partition holding more than its share (the limit divided by the partitions) commits its oldest files early. Applied after every batch and every second, so partitions writing at the same time can pass it briefly.",
     ),
     key(
         "lakesink.max.buffered.bytes",
@@ -1022,7 +1022,7 @@ pub static KEYS: &[KeyDef] = &[
         },
         Value("201326592"),
         S,
-        "Most bytes of file data a connector holds in memory in this worker (rows not yet written to storage). Above it, each Kafka partition holding more than its share moves its largest file to storage (a file of 4 MiB or more) or commits it early.",
+        "Bytes of file data a connector holds in memory in this worker (rows not yet written to storage). From three quarters of it on, each Kafka partition holding more than its share moves its large files (4 MiB or more) to storage, compacts Parquet row groups in memory, or commits files early, largest first. Applied after every batch and every second, so partitions writing at the same time can pass it briefly.",
     ),
     key(
         "lakesink.storage.concurrency",

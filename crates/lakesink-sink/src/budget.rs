@@ -2,8 +2,8 @@
 //! connector in this worker (`lakesink.max.open.files`, `lakesink.max.buffered.bytes`,
 //! `lakesink.storage.concurrency`).
 //!
-//! Each writer publishes what it holds; while the connector is over a limit (for memory:
-//! over three quarters of it), a writer holding more than its fair share (limit / writers)
+//! Each writer publishes what it holds; while the connector is over three quarters of a
+//! limit, a writer holding more than its fair share (limit / writers)
 //! gives back the excess on its next batch or tick, by moving large files to storage,
 //! compacting them, or committing files early. Since the shares add up to the limit, some
 //! writer is always over its share while the connector is over the limit, so the total comes
@@ -152,7 +152,7 @@ impl Share {
         let b = &self.budget;
         let writers = b.writers.load(Ordering::Relaxed).max(1);
         let mut excess = Excess::default();
-        if b.open_files() > b.max_open_files {
+        if b.open_files() > b.max_open_files - b.max_open_files / 4 {
             // Every writer may keep one file: it is writing to it.
             let fair = (b.max_open_files / writers).max(1);
             excess.files = self.files.saturating_sub(fair);
@@ -160,7 +160,7 @@ impl Share {
         // From three quarters of the limit on, every writer keeps to its share: writers grow
         // concurrently between their checks, and waiting until the limit itself is crossed
         // lets all of them settle above their shares at once.
-        if b.buffered_bytes() > b.max_buffered_bytes / 4 * 3 {
+        if b.buffered_bytes() > b.max_buffered_bytes - b.max_buffered_bytes / 4 {
             let fair = b.max_buffered_bytes / writers as u64;
             excess.bytes = self.bytes.saturating_sub(fair);
         }
@@ -187,9 +187,9 @@ mod tests {
         let mut b = Share::join(budget.clone());
         a.update(4, 100);
         b.update(5, 800);
-        assert_eq!(a.excess(), Excess::default(), "under both limits");
+        assert_eq!(a.excess(), Excess::default(), "a holds less than its share");
         b.update(8, 1200);
-        // 12 files > 10: fair share 5; 1300 bytes > 750 (3/4 of 1000): fair share 500.
+        // 12 files > 8 (3/4 of 10, rounded up): fair share 5; 1300 bytes > 750: fair share 500.
         assert_eq!(a.excess(), Excess { files: 0, bytes: 0 });
         assert_eq!(
             b.excess(),
