@@ -1020,7 +1020,7 @@ pub static KEYS: &[KeyDef] = &[
             min: 1048576,
             max: LONG_MAX,
         },
-        Value("201326592"),
+        Value("134217728"),
         S,
         "Bytes of file data a connector holds in memory in this worker (rows not yet written to storage). From three quarters of it on, each Kafka partition holding more than its share moves its large files (4 MiB or more) to storage, compacts Parquet row groups in memory, or commits files early, largest first. Applied after every batch and every second, so partitions writing at the same time can pass it briefly.",
     ),

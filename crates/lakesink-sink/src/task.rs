@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use lakesink_config::OffsetOutOfRange;
 use lakesink_record::{RawBatch, TopicPartition};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::{PartitionWriter, SinkError, SinkSettings, now_ms};
@@ -53,8 +53,14 @@ pub type SharedStatus = Arc<Mutex<TaskStatus>>;
 /// stale worker's consumer to notice it left the group, so two workers do not take turns.
 const FENCED_REOPEN_DELAY: Duration = Duration::from_secs(15);
 const OPEN_ATTEMPTS: u32 = 5;
-/// Batches queued per partition before the task loop waits for it.
-const PARTITION_QUEUE: usize = 2;
+/// Batches queued per partition before the task loop waits for it. The loop serves the
+/// partitions in turn, so one partition waiting for a commit (an HDFS close takes about
+/// half a second) stalls the others once its queue is full: the queues are long, and what
+/// they hold is bounded in bytes across all partitions instead ([`IN_FLIGHT_KIB`]).
+const PARTITION_QUEUE: usize = 64;
+/// Record bytes (KiB) received from Kafka and not converted yet, across the task's
+/// partitions. Reading stops while it is reached, whatever the number of partitions.
+const IN_FLIGHT_KIB: usize = 32 * 1024;
 
 fn with_status(status: &SharedStatus, f: impl FnOnce(&mut TaskStatus)) {
     match status.lock() {
@@ -64,7 +70,8 @@ fn with_status(status: &SharedStatus, f: impl FnOnce(&mut TaskStatus)) {
 }
 
 enum PartitionCommand {
-    Write(RawBatch),
+    /// A batch with its share of the in-flight bound, released once it is written.
+    Write(RawBatch, OwnedSemaphorePermit),
     /// Commit what is open and end; reply with the committed next offset.
     Close(oneshot::Sender<Option<i64>>),
     /// End without committing.
@@ -95,7 +102,7 @@ async fn run_partition(
         let before = writer.committed_next();
         let outcome = tokio::select! {
             command = commands.recv() => match command {
-                Some(PartitionCommand::Write(batch)) => writer.write(batch).await,
+                Some(PartitionCommand::Write(batch, _in_flight)) => writer.write(batch).await,
                 Some(PartitionCommand::Close(reply)) => {
                     let result = writer.close().await;
                     match result {
@@ -152,6 +159,7 @@ async fn run_partition(
 }
 
 struct Task {
+    in_flight: Arc<Semaphore>,
     settings: Arc<SinkSettings>,
     partitions: HashMap<TopicPartition, PartitionHandle>,
     status: SharedStatus,
@@ -172,12 +180,19 @@ impl Task {
         for (tp, batch) in batches {
             // No writer: revoked, or stopped and waiting to be recovered; the records
             // will be consumed again from the recovered offset.
+            if !self.partitions.contains_key(&tp) {
+                continue;
+            }
+            let kib = (batch.data_len() / 1024).clamp(1, IN_FLIGHT_KIB) as u32;
+            let Ok(permit) = self.in_flight.clone().acquire_many_owned(kib).await else {
+                return; // never closed
+            };
             let Some(handle) = self.partitions.get(&tp) else {
                 continue;
             };
             if handle
                 .commands
-                .send(PartitionCommand::Write(batch))
+                .send(PartitionCommand::Write(batch, permit))
                 .await
                 .is_err()
             {
@@ -341,6 +356,7 @@ pub async fn run_task(
     status: SharedStatus,
 ) {
     let mut task = Task {
+        in_flight: Arc::new(Semaphore::new(IN_FLIGHT_KIB)),
         settings,
         partitions: HashMap::new(),
         status,

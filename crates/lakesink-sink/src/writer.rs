@@ -33,6 +33,10 @@ use crate::{SinkError, SinkSettings, now_ms};
 /// smaller than this never opens a storage stream before it is committed, so many small
 /// open directories cost no storage connections.
 const STORAGE_WRITE_BYTES: usize = 4 << 20;
+/// Rows gathered per file before they are encoded. With many directories a batch gives each
+/// file only a few rows, and encoding a few rows at a time costs more than the rows (every
+/// call walks every column's encoder, statistics and page state).
+const COALESCE_ROWS: usize = 4096;
 /// When memory is short, a file holding at least this much is moved to storage (and stays
 /// open); a smaller one is committed early instead.
 const SPILL_MIN_BYTES: u64 = 4 << 20;
@@ -69,12 +73,33 @@ struct OpenFile {
     next_scheduled: Option<u64>,
     pending: Vec<u8>,
     stored_bytes: u64,
+    /// Rows not encoded yet (see [`COALESCE_ROWS`]).
+    staged: Vec<RecordBatch>,
+    staged_rows: usize,
+    staged_bytes: usize,
 }
 
 impl OpenFile {
     /// Bytes held in memory.
     fn buffered(&self) -> u64 {
-        (self.format.buffered_bytes() + self.pending.len()) as u64
+        (self.format.buffered_bytes() + self.pending.len() + self.staged_bytes) as u64
+    }
+
+    /// Encodes the staged rows in one call.
+    fn encode_staged(&mut self) -> Result<(), SinkError> {
+        if self.staged.is_empty() {
+            return Ok(());
+        }
+        let batches = std::mem::take(&mut self.staged);
+        self.staged_rows = 0;
+        self.staged_bytes = 0;
+        let batch = match batches.as_slice() {
+            [one] => one.clone(),
+            _ => arrow_select::concat::concat_batches(&batches[0].schema(), &batches)
+                .map_err(|e| SinkError::Internal(format!("gathering rows: {e}")))?,
+        };
+        self.format.write(&batch)?;
+        Ok(())
     }
 
     /// Approximate size of the file if it ended now.
@@ -89,7 +114,16 @@ impl OpenFile {
         first: i64,
         last: i64,
     ) -> Result<(), SinkError> {
-        self.format.write(batch)?;
+        if self.staged.is_empty() && batch.num_rows() >= COALESCE_ROWS {
+            self.format.write(batch)?;
+        } else {
+            self.staged_rows += batch.num_rows();
+            self.staged_bytes += batch.get_array_memory_size();
+            self.staged.push(batch.clone());
+            if self.staged_rows >= COALESCE_ROWS {
+                self.encode_staged()?;
+            }
+        }
         if self.records == 0 {
             self.start_offset = first;
         }
@@ -131,6 +165,7 @@ impl OpenFile {
     /// Encodes what the format buffers into finished bytes kept in memory (Parquet: closes
     /// the row group, compressing it). Returns the bytes held afterwards.
     fn compact(&mut self) -> Result<u64, SinkError> {
+        self.encode_staged()?;
         self.format.flush()?;
         let ready = self.format.take_ready();
         self.pending.extend_from_slice(&ready);
@@ -139,6 +174,7 @@ impl OpenFile {
 
     /// Frees memory: everything the format buffers goes to storage.
     async fn spill(&mut self, store: &Store) -> Result<(), SinkError> {
+        self.encode_staged()?;
         self.format.flush()?;
         let ready = self.format.take_ready();
         self.pending.extend_from_slice(&ready);
@@ -148,6 +184,7 @@ impl OpenFile {
     /// Ends the format (its tail, e.g. the Parquet footer, joins the pending bytes) and
     /// returns the file's commit entry; [`OpenFile::persist`] then writes and closes it.
     fn end_format(&mut self, path: String) -> Result<FileCommit, SinkError> {
+        self.encode_staged()?;
         let format = std::mem::replace(&mut self.format, Box::new(Finished));
         let tail = format.finish()?;
         self.pending.extend_from_slice(&tail);
@@ -474,6 +511,9 @@ impl PartitionWriter {
             next_scheduled,
             pending: Vec::new(),
             stored_bytes: 0,
+            staged: Vec::new(),
+            staged_rows: 0,
+            staged_bytes: 0,
         })
     }
 
