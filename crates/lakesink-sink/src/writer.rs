@@ -102,9 +102,11 @@ impl OpenFile {
         Ok(())
     }
 
-    /// Approximate size of the file if it ended now.
-    fn size(&self) -> u64 {
-        self.stored_bytes + self.buffered()
+    /// Approximate size of the file if it ended now. Encodes the gathered rows first: their
+    /// size in memory says little about their size in the file.
+    fn size(&mut self) -> Result<u64, SinkError> {
+        self.encode_staged()?;
+        Ok(self.stored_bytes + self.buffered())
     }
 
     async fn write(
@@ -473,10 +475,10 @@ impl PartitionWriter {
             }
             k = end;
             let full = file.records >= flush_size
-                || self
-                    .rotation
-                    .rotate_size_bytes
-                    .is_some_and(|max| file.size() >= max);
+                || match self.rotation.rotate_size_bytes {
+                    Some(max) => file.size()? >= max,
+                    None => false,
+                };
             if full {
                 self.seal(dir);
             }
