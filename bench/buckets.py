@@ -16,11 +16,10 @@ import time
 import uuid
 
 import pyarrow.parquet as pq
-from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from hdfs_native import Client
 
-from drain import SCHEMA, run_raw
+from drain import produce_values, run_raw, value_template
 
 BASE_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
 
@@ -34,31 +33,15 @@ def produce(bootstrap, topic, n, partitions, hours, record_bytes, seed):
     # meaningless).
     vocabulary = ["".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=rng.randint(3, 10))) for _ in range(4000)]
     text = " ".join(rng.choices(vocabulary, k=400_000))
-    schema = json.dumps(SCHEMA, separators=(",", ":"))
-    head = '{"schema":' + schema + ',"payload":'
-    probe = head + json.dumps({"id": 0, "user": "u0", "amount": 0.0, "at": 0, "tags": ["a", "b"], "note": None, "body": ""}) + "}"
-    pad_len = max(0, record_bytes - len(probe) - 10)
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50, "batch.size": 1_000_000,
-                         "queue.buffering.max.messages": 2_000_000, "queue.buffering.max.kbytes": 2_000_000,
-                         "compression.type": "lz4"})
+    template, pad_len = value_template(record_bytes)
     span = hours * 3_600_000
-    t0 = time.time()
-    for i in range(n):
+
+    def value_of(i):
         at = BASE_MS + rng.randrange(span)
         start = rng.randrange(len(text) - pad_len)
         pad = text[start:start + pad_len]
-        value = (head + '{"id":%d,"user":"user-%d","amount":%d.25,"at":%d,"tags":["t%d","x"],"note":%s,"body":"%s"}}'
-                 % (i, i % 1000, i % 977, at, i % 7, "null" if i % 3 else '"n"', pad)).encode()
-        while True:
-            try:
-                producer.produce(topic, value=value, partition=i % partitions)
-                break
-            except BufferError:
-                producer.poll(0.05)
-        if i % 20000 == 0:
-            producer.poll(0)
-    assert producer.flush(300) == 0
-    return time.time() - t0, len(value)
+        return (template % (i, i % 1000, i % 977, at, i % 7, "null" if i % 3 else '"n"', pad)).encode()
+    return produce_values(bootstrap, topic, n, partitions, value_of)
 
 
 def run_lakesink(lakesink_bin, bootstrap, hdfs_url, topic, workdir, extra):

@@ -30,18 +30,26 @@ SCHEMA = {
     ]}
 
 
-def produce(bootstrap, topic, n, partitions, record_bytes):
+def value_template(record_bytes):
+    """The JSON envelope of a bench record as a %-format with (id, user, amount, at, tag,
+    note, body), and the body length that makes records about `record_bytes` long."""
     schema = json.dumps(SCHEMA, separators=(",", ":"))
     head = '{"schema":' + schema + ',"payload":'
     probe = head + json.dumps({"id": 0, "user": "u0", "amount": 0.0, "at": 0, "tags": ["a", "b"], "note": None, "body": ""}) + "}"
-    pad = "x" * max(0, record_bytes - len(probe) - 10)
+    template = head + '{"id":%d,"user":"user-%d","amount":%d.25,"at":%d,"tags":["t%d","x"],"note":%s,"body":"%s"}}'
+    return template, max(0, record_bytes - len(probe) - 10)
+
+
+def produce_values(bootstrap, topic, n, partitions, value_of):
+    """Produces value_of(i) for i < n round-robin over the partitions; returns the seconds it
+    took and the length of the last value."""
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50, "batch.size": 1_000_000,
                          "queue.buffering.max.messages": 2_000_000, "queue.buffering.max.kbytes": 2_000_000,
                          "compression.type": "lz4"})
     t0 = time.time()
+    value = b""
     for i in range(n):
-        value = (head + '{"id":%d,"user":"user-%d","amount":%d.25,"at":%d,"tags":["t%d","x"],"note":%s,"body":"%s"}}'
-                 % (i, i % 1000, i % 977, 1_700_000_000_000 + i, i % 7, "null" if i % 3 else '"n"', pad)).encode()
+        value = value_of(i)
         while True:
             try:
                 producer.produce(topic, value=value, partition=i % partitions)
@@ -52,6 +60,15 @@ def produce(bootstrap, topic, n, partitions, record_bytes):
             producer.poll(0)
     assert producer.flush(300) == 0
     return time.time() - t0, len(value)
+
+
+def produce(bootstrap, topic, n, partitions, record_bytes):
+    template, pad_len = value_template(record_bytes)
+    pad = "x" * pad_len
+
+    def value_of(i):
+        return (template % (i, i % 1000, i % 977, 1_700_000_000_000 + i, i % 7, "null" if i % 3 else '"n"', pad)).encode()
+    return produce_values(bootstrap, topic, n, partitions, value_of)
 
 
 def covered_records(hdfs, base):

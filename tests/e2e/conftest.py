@@ -295,3 +295,31 @@ def spark():
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+def kill_repeatedly(lakesink_bin, workdir, worker, connector, runs, rng, failpoints, failpoint_every,
+                    pause, before_run=None):
+    """Starts lakesink `runs` times and SIGKILLs every run. A run k with k % failpoint_every == 1
+    gets LAKESINK_FAILPOINT (the next of `failpoints`) and is killed once it died there (or
+    after 60 s); the others after a random pause of `pause` = (min, max) seconds.
+    `before_run(k)` runs before run k starts. Returns (kills, kills at a failpoint)."""
+    kills = failpoint_kills = 0
+    for run in range(runs):
+        if before_run is not None:
+            before_run(run)
+        extra = {}
+        if run % failpoint_every == 1:
+            extra["LAKESINK_FAILPOINT"] = failpoints[(run // failpoint_every) % len(failpoints)]
+        sink = Lakesink(lakesink_bin, workdir, worker, connector, env_extra=extra, name=f"run{run}")
+        if extra:
+            deadline = time.time() + 60
+            while sink.alive() and time.time() < deadline:
+                time.sleep(0.1)
+            if not sink.alive():
+                assert "failpoint" in sink.output(), sink.output()[-2000:]
+                failpoint_kills += 1
+        else:
+            time.sleep(rng.uniform(*pause))
+        sink.kill()  # SIGKILL
+        kills += 1
+    return kills, failpoint_kills

@@ -5,8 +5,8 @@ import random
 import signal
 import time
 
-from conftest import (Lakesink, committed_files, reached, connector_props, create_topic, produce, read_bytes,
-                      unique, wait_until, worker_props)
+from conftest import (Lakesink, committed_files, reached, connector_props, create_topic, kill_repeatedly, produce,
+                      read_bytes, unique, wait_until, worker_props)
 
 N_RECORDS = int(os.environ.get("LAKESINK_CRASH_RECORDS", "200000"))
 N_KILLS = int(os.environ.get("LAKESINK_CRASH_KILLS", "20"))
@@ -57,27 +57,11 @@ def test_sigkill_at_random_moments(kafka, hdfs, hdfs_url, lakesink_bin, workdir)
     worker = {**worker_props(kafka, schemas=False), "lakesink.worker.id": "crash-worker"}
     rng = random.Random(int(os.environ.get("LAKESINK_CRASH_SEED", "7")))
     started = time.time()
-    kills = failpoint_kills = 0
     # Every fifth run dies at a failpoint between closing temp files and renaming them.
-    failpoints = ["before-commit:3", "after-publish:3", "before-publish:3"]
-    for run in range(N_KILLS):
-        extra = {}
-        if run % 5 == 1:
-            extra["LAKESINK_FAILPOINT"] = failpoints[(run // 5) % len(failpoints)]
-        sink = Lakesink(lakesink_bin, workdir, worker, connector, env_extra=extra, name=f"run{run}")
-        if extra:
-            deadline = time.time() + 60
-            while sink.alive() and time.time() < deadline:
-                time.sleep(0.1)
-            if not sink.alive():
-                assert "failpoint" in sink.output(), sink.output()[-2000:]
-                failpoint_kills += 1
-                sink.kill()
-                kills += 1
-                continue
-        time.sleep(rng.uniform(1.0, 6.0))
-        sink.kill()  # SIGKILL
-        kills += 1
+    kills, failpoint_kills = kill_repeatedly(
+        lakesink_bin, workdir, worker, connector, N_KILLS, rng,
+        failpoints=["before-commit:3", "after-publish:3", "before-publish:3"], failpoint_every=5,
+        pause=(1.0, 6.0))
     assert failpoint_kills >= 1, "no run stopped between closing temp files and renaming them"
     # A last run to the end, then a graceful stop that commits the tail.
     sink = Lakesink(lakesink_bin, workdir, worker, connector, name="final")

@@ -7,8 +7,8 @@ import os
 import random
 import time
 
-from conftest import (Lakesink, committed_files_deep, connector_props, create_topic, group_offsets, produce,
-                      read_bytes, unique, wait_until, worker_props)
+from conftest import (Lakesink, committed_files_deep, connector_props, create_topic, group_offsets, kill_repeatedly,
+                      produce, read_bytes, unique, wait_until, worker_props)
 
 N_RECORDS = int(os.environ.get("LAKESINK_TIME_CRASH_RECORDS", "60000"))
 N_KILLS = int(os.environ.get("LAKESINK_TIME_CRASH_KILLS", "10"))
@@ -40,27 +40,16 @@ def test_sigkill_with_many_directories_per_partition(kafka, hdfs, hdfs_url, lake
         timezone="UTC", timestamp__extractor="RecordField", timestamp__field="ts",
         consumer__override__session__timeout__ms=10000)
     worker = {**worker_props(kafka, schemas=False), "lakesink.worker.id": "tcrash-worker"}
-    # A failpoint run dies at its first commit that reaches the point.
-    failpoints = ["before-commit", "after-publish", "before-publish"]
-    kills = failpoint_kills = 0
-    for run in range(N_KILLS):
+
+    def second_half(run):
         if run == N_KILLS // 2:
             produced.update(produce(kafka, topic, values[half:], partition_fn=lambda i: i % PARTITIONS))
-        extra = {}
-        if run % 3 == 1:
-            extra["LAKESINK_FAILPOINT"] = failpoints[(run // 3) % len(failpoints)]
-        sink = Lakesink(lakesink_bin, workdir, worker, connector, env_extra=extra, name=f"run{run}")
-        if extra:
-            deadline = time.time() + 60
-            while sink.alive() and time.time() < deadline:
-                time.sleep(0.1)
-            if not sink.alive():
-                assert "failpoint" in sink.output(), sink.output()[-2000:]
-                failpoint_kills += 1
-        else:
-            time.sleep(rng.uniform(1.0, 5.0))
-        sink.kill()
-        kills += 1
+
+    # A failpoint run dies at its first commit that reaches the point.
+    kills, failpoint_kills = kill_repeatedly(
+        lakesink_bin, workdir, worker, connector, N_KILLS, rng,
+        failpoints=["before-commit", "after-publish", "before-publish"], failpoint_every=3,
+        pause=(1.0, 5.0), before_run=second_half)
     assert failpoint_kills >= 1, "no run stopped inside a commit"
     where = {json.loads(v)["seq"]: (p, o) for (p, o), v in produced.items()}
     # The last run commits the tails on a 2-second schedule; it is done when the group's
