@@ -38,8 +38,9 @@ def test_sigkill_with_many_directories_per_partition(kafka, hdfs, hdfs_url, lake
         partitioner__class="io.confluent.connect.storage.partitioner.TimeBasedPartitioner",
         path__format="'dt'=yyyy-MM-dd/'hr'=HH", partition__duration__ms=3600000, locale="en-US",
         timezone="UTC", timestamp__extractor="RecordField", timestamp__field="ts",
-        consumer__override__session__timeout__ms=10000)
-    worker = {**worker_props(kafka, schemas=False), "lakesink.worker.id": "tcrash-worker"}
+        consumer__override__session__timeout__ms=6000, consumer__override__heartbeat__interval__ms=1000)
+    # No static membership (see test_exactly_once): killed members leave after 6 s.
+    worker = worker_props(kafka, schemas=False)
 
     def second_half(run):
         if run == N_KILLS // 2:
@@ -53,12 +54,9 @@ def test_sigkill_with_many_directories_per_partition(kafka, hdfs, hdfs_url, lake
     assert failpoint_kills >= 1, "no run stopped inside a commit"
     where = {json.loads(v)["seq"]: (p, o) for (p, o), v in produced.items()}
     # The last run commits the tails on a 2-second schedule; it is done when the group's
-    # offsets (committed only for durable records) reach the end of every partition. It joins
-    # as a new static member: a static member restarted in the middle of a cooperative
-    # rebalance can get back an empty assignment while its partitions stay unowned until the
-    # next rebalance, which the old members' session expiry (10 s) brings here.
+    # offsets (committed only for durable records) reach the end of every partition.
     final = {**connector, f"topic.{topic}.rotate.schedule.interval.ms": "2000"}
-    sink = Lakesink(lakesink_bin, workdir, {**worker, "lakesink.worker.id": "tcrash-final"}, final, name="final")
+    sink = Lakesink(lakesink_bin, workdir, worker, final, name="final")
     ends = {p: 1 + max(o for (pp, o) in produced if pp == p) for p in range(PARTITIONS)}
     wait_until(lambda: group_offsets(kafka, f"connect-{name}", topic, PARTITIONS) == ends, 300,
                "every record to be committed", sink)

@@ -277,8 +277,8 @@ impl KafkaSource {
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
             .set("fetch.wait.max.ms", "100")
-            // Prefetch per partition: librdkafka keeps up to this much fetched per partition,
-            // so with a hundred partitions the 64 MiB default held hundreds of MiB.
+            // librdkafka's queue of fetched records: with a hundred partitions its 64 MiB
+            // default let the consumer hold hundreds of MiB (fetch responses overshoot it).
             .set("queued.max.messages.kbytes", "16384")
             // With a smaller queue it fills more often; librdkafka's default 1 s pause before
             // fetching again then throttles a fast consumer (measured: 10x slower).
