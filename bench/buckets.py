@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from confluent_kafka.admin import AdminClient, NewTopic
 from hdfs_native import Client
 
-from drain import produce_values, run_raw, value_template
+from drain import produce_values, run_raw, value_template, write_configs
 
 BASE_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
 
@@ -47,21 +47,14 @@ def produce(bootstrap, topic, n, partitions, hours, record_bytes, seed):
 def run_lakesink(lakesink_bin, bootstrap, hdfs_url, topic, workdir, extra):
     root = f"/bench-{uuid.uuid4().hex[:8]}"
     name = f"buckets-{uuid.uuid4().hex[:6]}"
-    worker = os.path.join(workdir, "worker.properties")
-    connector = os.path.join(workdir, f"{name}.properties")
-    with open(worker, "w") as f:
-        f.write(f"bootstrap.servers={bootstrap}\nvalue.converter=org.apache.kafka.connect.json.JsonConverter\n"
-                "value.converter.schemas.enable=true\nkey.converter=org.apache.kafka.connect.storage.StringConverter\n")
-    with open(connector, "w") as f:
-        f.write(f"name={name}\nconnector.class=io.confluent.connect.hdfs3.Hdfs3SinkConnector\ntopics={topic}\n"
-                f"store.url={hdfs_url}{root}\nflush.size=1000000\nformat.class=ParquetFormat\n"
-                "partitioner.class=io.confluent.connect.storage.partitioner.HourlyPartitioner\n"
-                "locale=en-US\ntimezone=UTC\ntimestamp.extractor=RecordField\ntimestamp.field=at\n"
-                "consumer.override.auto.offset.reset=earliest\n"
-                # The graceful stop that ends the drain commits every open file: give it time.
-                "shutdown.timeout.ms=300000\n")
-        for k, v in extra.items():
-            f.write(f"{k}={v}\n")
+    settings = {
+        "flush.size": 1000000, "format.class": "ParquetFormat",
+        "partitioner.class": "io.confluent.connect.storage.partitioner.HourlyPartitioner",
+        "locale": "en-US", "timezone": "UTC", "timestamp.extractor": "RecordField", "timestamp.field": "at",
+        # The graceful stop that ends the drain commits every open file: give it time.
+        "shutdown.timeout.ms": 300000,
+        **extra}
+    worker, connector = write_configs(workdir, bootstrap, name, topic, f"{hdfs_url}{root}", settings)
     log_path = os.path.join(workdir, f"{name}.log")
     log = open(log_path, "wb")
     env = dict(os.environ, LAKESINK_LOG="info")

@@ -109,9 +109,9 @@ def run_raw(raw_bin, bootstrap, topic, n):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_lakesink(lakesink_bin, bootstrap, hdfs_url, hdfs, topic, n, fmt, flush_size, workdir):
-    root = f"/bench-{uuid.uuid4().hex[:8]}"
-    name = f"bench-{fmt}-{uuid.uuid4().hex[:6]}"
+def write_configs(workdir, bootstrap, name, topic, store_url, settings):
+    """Writes the worker file and a connector file (JSON values with schemas, `settings` on
+    top of the common keys); returns their paths."""
     worker = os.path.join(workdir, "worker.properties")
     connector = os.path.join(workdir, f"{name}.properties")
     with open(worker, "w") as f:
@@ -119,8 +119,17 @@ def run_lakesink(lakesink_bin, bootstrap, hdfs_url, hdfs, topic, n, fmt, flush_s
                 "value.converter.schemas.enable=true\nkey.converter=org.apache.kafka.connect.storage.StringConverter\n")
     with open(connector, "w") as f:
         f.write(f"name={name}\nconnector.class=io.confluent.connect.hdfs3.Hdfs3SinkConnector\ntopics={topic}\n"
-                f"store.url={hdfs_url}{root}\nflush.size={flush_size}\nformat.class={fmt}\n"
-                "consumer.override.auto.offset.reset=earliest\n")
+                f"store.url={store_url}\nconsumer.override.auto.offset.reset=earliest\n")
+        for k, v in settings.items():
+            f.write(f"{k}={v}\n")
+    return worker, connector
+
+
+def run_lakesink(lakesink_bin, bootstrap, hdfs_url, hdfs, topic, n, fmt, flush_size, workdir):
+    root = f"/bench-{uuid.uuid4().hex[:8]}"
+    name = f"bench-{fmt}-{uuid.uuid4().hex[:6]}"
+    worker, connector = write_configs(workdir, bootstrap, name, topic, f"{hdfs_url}{root}",
+                                      {"flush.size": flush_size, "format.class": fmt})
     log = open(os.path.join(workdir, f"{name}.log"), "wb")
     env = dict(os.environ, LAKESINK_LOG="warn")
     t0 = time.time()
