@@ -197,6 +197,25 @@ def committed_files(hdfs, root, topic):
     return out
 
 
+def caught_up(output, partitions):
+    """True when every task of the log is caught up on its latest assignment and the tasks
+    together own `partitions` partitions: all that is assigned has been read, so a graceful
+    stop now commits every record. (Counting committed records instead would assume that
+    files align with flush.size, which a revoke -- it commits the open files -- breaks.)"""
+    owned = {}  # task -> partitions read to the end; None while catching up
+    for line in output.splitlines():
+        task = re.search(r"task\{connector=\S+ task=(\d+)\}", line)
+        if not task:
+            continue
+        if "partitions assigned" in line:
+            owned[task.group(1)] = None
+        elif "partitions revoked" in line or "partitions lost" in line:
+            owned[task.group(1)] = 0  # a task left with some partitions reports again
+        elif "caught up:" in line:
+            owned[task.group(1)] = int(re.search(r"partitions=(\d+)", line).group(1))
+    return bool(owned) and None not in owned.values() and sum(owned.values()) == partitions
+
+
 def read_bytes(hdfs, path):
     with hdfs.read(path) as r:
         return r.read()

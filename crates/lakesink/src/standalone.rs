@@ -17,6 +17,7 @@ use lakesink_sink::{Budget, SinkSettings};
 use lakesink_source::{Assigned, KafkaSource, PartitionHandler, SourceConfig, StartAt};
 use lakesink_storage::Store;
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
 /// Batches in flight between a consumer thread and its task loop.
 const CHANNEL_BATCHES: usize = 4;
@@ -232,7 +233,10 @@ fn run_consumer(
     let (events, receiver) = mpsc::channel(CHANNEL_BATCHES);
     let status: SharedStatus = Arc::new(Mutex::new(TaskStatus::default()));
     let shutdown_ms = settings.shutdown_timeout_ms;
-    let task = runtime.spawn(run_task(settings, receiver, status.clone()));
+    // Every line from this task, on its consumer thread and in its task loop, names it.
+    let span = tracing::info_span!("task", connector = %config.name, task = task_id);
+    let _entered = span.enter();
+    let task = runtime.spawn(run_task(settings, receiver, status.clone()).instrument(span.clone()));
     let handler = Arc::new(Handler {
         events: events.clone(),
     });
@@ -240,7 +244,8 @@ fn run_consumer(
         .context("creating the Kafka consumer")?;
     let mut reopen: HashMap<TopicPartition, Instant> = HashMap::new();
     let mut result = Ok(());
-    let mut caught_up = false;
+    // The assignment last reported as caught up: reported again when it changes.
+    let mut caught_up_on: Option<Vec<TopicPartition>> = None;
     let mut lag_checked = Instant::now();
     while !stop.load(Ordering::SeqCst) {
         let batches = match source.poll_batches(Duration::from_millis(200)) {
@@ -259,15 +264,19 @@ fn run_consumer(
             // Operators (and the benchmarks) watch for this line: everything assigned has
             // been read. What is read is committed by the rotation rules, or by a graceful
             // stop within shutdown.timeout.ms.
-            let now_caught_up = source.lag() == Some(0) && !source.assignment().is_empty();
-            if now_caught_up && !caught_up {
-                tracing::info!(
-                    task = task_id,
-                    partitions = source.assignment().len(),
-                    "caught up: every assigned partition is read to the end of its log"
-                );
+            let mut assignment: Vec<TopicPartition> = source.assignment().into_iter().collect();
+            assignment.sort();
+            if source.lag() == Some(0) && !assignment.is_empty() {
+                if caught_up_on.as_ref() != Some(&assignment) {
+                    tracing::info!(
+                        partitions = assignment.len(),
+                        "caught up: every assigned partition is read to the end of its log"
+                    );
+                    caught_up_on = Some(assignment);
+                }
+            } else {
+                caught_up_on = None;
             }
-            caught_up = now_caught_up;
         }
         let news = take_status(&status);
         source.commit_offsets(&news.committed);
