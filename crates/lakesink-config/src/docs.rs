@@ -66,6 +66,10 @@ without starting anything.\n\n",
             Scope::Converter,
             "Converter settings (`key.converter.*`, `value.converter.*`)",
         ),
+        (
+            Scope::Registry,
+            "Schema Registry keys (`lakesink registry --config registry.properties`)",
+        ),
     ] {
         let _ = writeln!(out, "## {title}\n");
         let mut groups: Vec<&str> = Vec::new();

@@ -11,6 +11,8 @@ pub enum Scope {
     Worker,
     /// After a converter prefix: `key.converter.<key>` / `value.converter.<key>`.
     Converter,
+    /// The Schema Registry server's file (`lakesink registry --config registry.properties`).
+    Registry,
 }
 
 /// What Lakesink does with a key.
@@ -125,7 +127,7 @@ const fn key(
 
 use DefaultValue::{Required, Unset, Value};
 use Kind::*;
-use Scope::{Connector as C, Converter as V, Worker as W};
+use Scope::{Connector as C, Converter as V, Registry as R, Worker as W};
 use Support::{NoEffect, NotYet, Supported as S};
 
 pub const INT_MAX: i64 = i32::MAX as i64;
@@ -333,6 +335,7 @@ const HIVE: &str = "Hive";
 const LAKESINK: &str = "Lakesink";
 const WORKER: &str = "Worker";
 const CONVERTER: &str = "Converter";
+const REGISTRY: &str = "Registry";
 
 /// Every key Lakesink knows, connector keys first, in documentation order.
 pub static KEYS: &[KeyDef] = &[
@@ -1246,10 +1249,147 @@ pub static KEYS: &[KeyDef] = &[
         S,
         "StringConverter: character set of the bytes.",
     ),
+    key(
+        "listeners",
+        R,
+        REGISTRY,
+        List,
+        Value("http://0.0.0.0:8081"),
+        S,
+        "Where the REST API listens: comma-separated `http://host:port` URLs.",
+    ),
+    key(
+        "host.name",
+        R,
+        REGISTRY,
+        String,
+        Unset,
+        S,
+        "The host name other instances use to reach this one (forwarded writes); default: the first listener's host, or the machine's host name when that is 0.0.0.0.",
+    ),
+    key(
+        "kafkastore.bootstrap.servers",
+        R,
+        REGISTRY,
+        List,
+        Required,
+        S,
+        "The Kafka cluster holding the schemas topic (`host:port`; a `PLAINTEXT://` prefix is accepted).",
+    ),
+    key(
+        "kafkastore.topic",
+        R,
+        REGISTRY,
+        NonEmpty,
+        Value("_schemas"),
+        S,
+        "The compacted, single-partition topic holding every schema, config and mode, in Confluent's record format. Created at start-up when missing.",
+    ),
+    key(
+        "kafkastore.topic.replication.factor",
+        R,
+        REGISTRY,
+        Int { min: 1, max: 32767 },
+        Value("3"),
+        S,
+        "Replication factor of the schemas topic when it is created; lowered to the number of brokers when there are fewer, with a warning.",
+    ),
+    key(
+        "kafkastore.timeout.ms",
+        R,
+        REGISTRY,
+        Int {
+            min: 1,
+            max: INT_MAX,
+        },
+        Value("10000"),
+        S,
+        "How long a write waits for Kafka and for the instance's own reader to see it before the request fails with 50002. (Confluent's default is 500 ms; a transactional write needs more.)",
+    ),
+    key(
+        "schema.registry.group.id",
+        R,
+        REGISTRY,
+        NonEmpty,
+        Value("schema-registry"),
+        S,
+        "The Kafka consumer group in which instances elect a leader. Lakesink instances cannot share a group with Confluent ones: a Confluent registry running on the same group makes start-up fail, which keeps two kinds of leaders from writing the same topic.",
+    ),
+    key(
+        "leader.eligibility",
+        R,
+        REGISTRY,
+        Bool,
+        Value("true"),
+        S,
+        "Whether this instance may become the leader (the only writer); with false it serves reads and forwards writes.",
+    ),
+    key(
+        "schema.compatibility.level",
+        R,
+        REGISTRY,
+        Choice(&[
+            choice("BACKWARD", &[]),
+            choice("BACKWARD_TRANSITIVE", &[]),
+            choice("FORWARD", &[]),
+            choice("FORWARD_TRANSITIVE", &[]),
+            choice("FULL", &[]),
+            choice("FULL_TRANSITIVE", &[]),
+            choice("NONE", &[]),
+        ]),
+        Value("BACKWARD"),
+        S,
+        "The compatibility level of subjects without their own (`PUT /config` overrides it globally).",
+    ),
+    key(
+        "mode.mutability",
+        R,
+        REGISTRY,
+        Bool,
+        Value("true"),
+        S,
+        "Whether `PUT /mode` may change modes (READWRITE, READONLY, IMPORT).",
+    ),
+    key(
+        "lakesink.registry.max.request.bytes",
+        R,
+        REGISTRY,
+        Int {
+            min: 1024,
+            max: INT_MAX,
+        },
+        Value("16777216"),
+        S,
+        "Largest request body accepted; a larger one gets HTTP 413 with an error body.",
+    ),
+    key(
+        "authentication.method",
+        R,
+        REGISTRY,
+        Choice(&[choice("NONE", &[]), pending("BASIC", &[])]),
+        Value("NONE"),
+        NotYet,
+        "HTTP authentication of the REST API.",
+    ),
+    key(
+        "kafkastore.group.id",
+        R,
+        REGISTRY,
+        String,
+        Unset,
+        NoEffect("the schemas topic is read by partition assignment, without a consumer group"),
+        "Consumer group of the store reader.",
+    ),
 ];
 
 /// Prefixed keys passed on elsewhere.
 pub static PREFIXES: &[PrefixDef] = &[
+    PrefixDef {
+        prefix: "kafkastore.",
+        scope: R,
+        support: S,
+        doc: "Kafka client settings for the schemas topic's reader, writer and election (e.g. `kafkastore.security.protocol`, `kafkastore.sasl.mechanism`; librdkafka names, `sasl.jaas.config` translated).",
+    },
     PrefixDef {
         prefix: "consumer.override.",
         scope: C,

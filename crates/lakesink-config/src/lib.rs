@@ -10,6 +10,7 @@
 pub mod docs;
 pub mod keys;
 pub mod properties;
+pub mod registry;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -609,7 +610,7 @@ pub fn load(worker: &RawConfig, connector: &RawConfig) -> Result<Loaded, ConfigE
         let raw = match def.scope {
             Scope::Worker => worker,
             Scope::Connector => connector,
-            Scope::Converter => continue,
+            Scope::Converter | Scope::Registry => continue,
         };
         if raw.get(def.name).is_none_or(|v| v.trim().is_empty())
             && !errors

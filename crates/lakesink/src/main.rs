@@ -1,5 +1,6 @@
-//! The `lakesink` command: runs sink connectors the way `connect-standalone` does, validates
-//! configuration files and prints the configuration reference.
+//! The `lakesink` command: runs sink connectors the way `connect-standalone` does, runs the
+//! Schema Registry server, validates configuration files and prints the configuration
+//! reference.
 //!
 //! Owns: command-line parsing, logging set-up, process signals and exit codes. The work
 //! itself lives in the library crates (source → convert → partition → format → storage +
@@ -40,6 +41,12 @@ enum Command {
         worker: PathBuf,
         #[arg(required = true)]
         connectors: Vec<PathBuf>,
+    },
+    /// Run a Confluent-compatible Schema Registry server whose state lives in a Kafka topic.
+    Registry {
+        /// Registry settings: listeners, kafkastore.bootstrap.servers, kafkastore.topic, ...
+        #[arg(long)]
+        config: PathBuf,
     },
     /// Print the configuration reference (docs/configuration.md) generated from the key table.
     ConfigDocs,
@@ -94,6 +101,39 @@ fn init_logging() {
         .init();
 }
 
+fn run_registry(path: &Path) -> Result<()> {
+    let raw = read_config(path)?;
+    let config = lakesink_config::registry::load_registry(&raw)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let shutdown = async {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!("cannot listen for SIGTERM: {e}");
+                        let _ = tokio::signal::ctrl_c().await;
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        };
+        lakesink_registry::server::serve(config, shutdown)
+            .await
+            .context("schema registry")
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -114,6 +154,10 @@ fn main() -> ExitCode {
         Command::Standalone { worker, connectors } => {
             init_logging();
             load_configs(&worker, &connectors).and_then(standalone::run)
+        }
+        Command::Registry { config } => {
+            init_logging();
+            run_registry(&config)
         }
     };
     match result {

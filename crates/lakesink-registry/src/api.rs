@@ -1,0 +1,846 @@
+//! The HTTP surface: Confluent Schema Registry's v1 REST API (paths, query parameters,
+//! bodies, content types, `{"error_code","message"}` errors), and forwarding of writes that
+//! reach a follower to the leader. The rules themselves live in `registry`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, OriginalUri, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::registry::{NOT_LEADER, Registry, RegistryError, SchemaRequest};
+
+const V1: &str = "application/vnd.schemaregistry.v1+json";
+const V0: &str = "application/vnd.schemaregistry+json";
+const FORWARDED: &str = "x-lakesink-forwarded";
+
+pub struct Ctx {
+    pub registry: Arc<Registry>,
+    pub own_url: String,
+    pub http: reqwest::Client,
+}
+
+type Shared = Arc<Ctx>;
+type Params = Query<HashMap<String, String>>;
+
+/// The router with every route, the body limit and JSON errors for the framework's own
+/// rejections (unknown path, wrong method, body too large).
+pub fn router(ctx: Shared, max_body: usize) -> Router {
+    Router::new()
+        .route("/", get(root).post(root))
+        .route("/schemas/types", get(schema_types))
+        .route("/schemas", get(list_schemas))
+        .route("/schemas/ids/{id}", get(schema_by_id))
+        .route("/schemas/ids/{id}/schema", get(schema_by_id_raw))
+        .route("/schemas/ids/{id}/subjects", get(id_subjects))
+        .route("/schemas/ids/{id}/versions", get(id_versions))
+        .route("/subjects", get(list_subjects))
+        .route("/subjects/{subject}", post(lookup).delete(delete_subject))
+        .route(
+            "/subjects/{subject}/versions",
+            get(list_versions).post(register),
+        )
+        .route(
+            "/subjects/{subject}/versions/{version}",
+            get(get_version).delete(delete_version),
+        )
+        .route(
+            "/subjects/{subject}/versions/{version}/schema",
+            get(get_version_schema),
+        )
+        .route(
+            "/subjects/{subject}/versions/{version}/referencedby",
+            get(referenced_by),
+        )
+        .route(
+            "/compatibility/subjects/{subject}/versions/{version}",
+            post(compat_version),
+        )
+        .route(
+            "/compatibility/subjects/{subject}/versions",
+            post(compat_all),
+        )
+        .route(
+            "/config",
+            get(get_global_config)
+                .put(put_global_config)
+                .delete(delete_global_config),
+        )
+        .route(
+            "/config/{subject}",
+            get(get_subject_config)
+                .put(put_subject_config)
+                .delete(delete_subject_config),
+        )
+        .route(
+            "/mode",
+            get(get_global_mode)
+                .put(put_global_mode)
+                .delete(delete_global_mode),
+        )
+        .route(
+            "/mode/{subject}",
+            get(get_subject_mode)
+                .put(put_subject_mode)
+                .delete(delete_subject_mode),
+        )
+        .route("/contexts", get(contexts))
+        .route("/v1/metadata/id", get(metadata_id))
+        .route("/v1/metadata/version", get(metadata_version))
+        .fallback(not_found)
+        .layer(middleware::from_fn(json_errors))
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(ctx)
+}
+
+// ------------------------------------------------------------------ responses
+
+fn content_type(headers: &HeaderMap) -> &'static str {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if accept.is_empty() || accept.contains(V1) || accept.contains("*/*") {
+        V1
+    } else if accept.contains(V0) {
+        V0
+    } else if accept.contains("application/json") {
+        "application/json"
+    } else {
+        V1
+    }
+}
+
+fn json_response(status: StatusCode, ctype: &'static str, body: &Value) -> Response {
+    let mut r = (status, body.to_string()).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    r
+}
+
+fn error_response(e: &RegistryError, ctype: &'static str) -> Response {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(
+        status,
+        ctype,
+        &json!({"error_code": e.code, "message": e.message}),
+    )
+}
+
+fn ok(headers: &HeaderMap, body: Value) -> Response {
+    json_response(StatusCode::OK, content_type(headers), &body)
+}
+
+fn raw_text(body: String) -> Response {
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+fn reply(headers: &HeaderMap, result: Result<Value, RegistryError>) -> Response {
+    match result {
+        Ok(v) => ok(headers, v),
+        Err(e) => error_response(&e, content_type(headers)),
+    }
+}
+
+fn flag(q: &HashMap<String, String>, name: &str) -> bool {
+    q.get(name).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// Turns the framework's plain-text rejections into Confluent-style JSON errors.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let ctype = content_type(req.headers());
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    if status.is_success() || is_json {
+        return response;
+    }
+    let text = match axum::body::to_bytes(response.into_body(), 64 << 10).await {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(_) => String::new(),
+    };
+    let message = match status {
+        StatusCode::NOT_FOUND => "HTTP 404 Not Found".to_string(),
+        StatusCode::METHOD_NOT_ALLOWED => "HTTP 405 Method Not Allowed".to_string(),
+        StatusCode::PAYLOAD_TOO_LARGE => format!("Request body too large: {text}"),
+        _ if text.is_empty() => status.to_string(),
+        _ => text,
+    };
+    json_response(
+        status,
+        ctype,
+        &json!({"error_code": status.as_u16(), "message": message}),
+    )
+}
+
+async fn not_found() -> Response {
+    json_response(
+        StatusCode::NOT_FOUND,
+        V1,
+        &json!({"error_code": 404, "message": "HTTP 404 Not Found"}),
+    )
+}
+
+/// Parses a request body: the registry's content types, `application/json`, or none (taken
+/// as JSON, like Confluent); malformed JSON is a 400 naming the problem.
+fn parse_body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, RegistryError> {
+    let given = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let accepted = given.is_empty()
+        || given == V1
+        || given == V0
+        || given == "application/json"
+        || given == "application/octet-stream";
+    if !accepted {
+        return Err(RegistryError {
+            status: 415,
+            code: 415,
+            message: format!(
+                "Unsupported content type '{given}': send {V1}, {V0} or application/json"
+            ),
+        });
+    }
+    let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
+    serde_json::from_slice(text).map_err(|e| RegistryError {
+        status: 400,
+        code: 400,
+        message: format!("Invalid JSON body: {e}"),
+    })
+}
+
+// ------------------------------------------------------------------ forwarding
+
+/// Sends a write that reached a follower to the leader and relays its answer.
+async fn forward(
+    ctx: &Ctx,
+    method: Method,
+    uri: &OriginalUri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
+    let ctype = content_type(headers);
+    if headers.contains_key(FORWARDED) {
+        // Already forwarded once: the leader moved meanwhile; the client retries.
+        return error_response(
+            &RegistryError::new(50004, "Unknown leader: leadership is changing, retry"),
+            ctype,
+        );
+    }
+    let election = ctx.registry.election.clone();
+    let timeout = ctx.registry.timeout();
+    let leader = tokio::task::spawn_blocking(move || election.leader_url(timeout)).await;
+    let url = match leader {
+        Ok(Ok(Some(url))) if url != ctx.own_url => url,
+        Ok(Ok(_)) => {
+            return error_response(
+                &RegistryError::new(
+                    50004,
+                    "Unknown leader: no eligible instance leads the group yet, retry",
+                ),
+                ctype,
+            );
+        }
+        Ok(Err(e)) => {
+            return error_response(
+                &RegistryError::new(50004, format!("Unknown leader: {e}")),
+                ctype,
+            );
+        }
+        Err(e) => return error_response(&RegistryError::new(50004, e.to_string()), ctype),
+    };
+    let path = uri
+        .0
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    let mut request = ctx
+        .http
+        .request(method, format!("{url}{path}"))
+        .header(FORWARDED, "1")
+        .body(body);
+    for name in [header::CONTENT_TYPE, header::ACCEPT] {
+        if let Some(v) = headers.get(&name) {
+            request = request.header(name, v.clone());
+        }
+    }
+    let sent = request.send().await;
+    match sent {
+        Ok(r) => {
+            let status = r.status();
+            let ctype_back = r.headers().get(header::CONTENT_TYPE).cloned();
+            match r.bytes().await {
+                Ok(bytes) => {
+                    let mut out = Response::new(Body::from(bytes));
+                    *out.status_mut() = status;
+                    if let Some(c) = ctype_back {
+                        out.headers_mut().insert(header::CONTENT_TYPE, c);
+                    }
+                    out
+                }
+                Err(e) => error_response(
+                    &RegistryError::new(
+                        50003,
+                        format!("Error while forwarding the request to the leader {url}: {e}"),
+                    ),
+                    ctype,
+                ),
+            }
+        }
+        Err(e) => {
+            ctx.registry.election.forget_leader();
+            error_response(
+                &RegistryError::new(
+                    50003,
+                    format!("Error while forwarding the request to the leader {url}: {e}"),
+                ),
+                ctype,
+            )
+        }
+    }
+}
+
+/// Runs a write here when this instance leads, else forwards it.
+macro_rules! write_or_forward {
+    ($ctx:expr, $method:expr, $uri:expr, $headers:expr, $body:expr, $call:expr) => {{
+        if !$ctx.registry.is_leader() {
+            return forward(&$ctx, $method, &$uri, &$headers, $body).await;
+        }
+        match $call.await {
+            Err(e) if e.code == NOT_LEADER => {
+                forward(&$ctx, $method, &$uri, &$headers, $body).await
+            }
+            other => reply(&$headers, other),
+        }
+    }};
+}
+
+// ------------------------------------------------------------------ handlers
+
+async fn root(headers: HeaderMap) -> Response {
+    ok(&headers, json!({}))
+}
+
+async fn schema_types(headers: HeaderMap) -> Response {
+    ok(&headers, json!(["JSON", "PROTOBUF", "AVRO"]))
+}
+
+async fn contexts(headers: HeaderMap) -> Response {
+    ok(&headers, json!(["."]))
+}
+
+async fn metadata_id(State(ctx): State<Shared>, headers: HeaderMap) -> Response {
+    ok(
+        &headers,
+        json!({"scope": {"path": [], "clusters": {"schema-registry-cluster": ctx.registry.group_id()}}}),
+    )
+}
+
+async fn metadata_version(headers: HeaderMap) -> Response {
+    ok(
+        &headers,
+        json!({"version": env!("CARGO_PKG_VERSION"), "commitId": "lakesink"}),
+    )
+}
+
+fn parse_id(raw: &str) -> Result<i32, RegistryError> {
+    raw.parse::<i32>()
+        .map_err(|_| RegistryError::new(40403, format!("Schema {raw} not found")))
+}
+
+fn paginate<T>(items: Vec<T>, q: &HashMap<String, String>) -> Vec<T> {
+    let offset = q
+        .get("offset")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let limit = q
+        .get("limit")
+        .and_then(|v| v.parse::<i64>().ok())
+        .filter(|l| *l >= 0)
+        .map(|l| usize::try_from(l).unwrap_or(usize::MAX));
+    let it = items.into_iter().skip(offset);
+    match limit {
+        Some(l) => it.take(l).collect(),
+        None => it.collect(),
+    }
+}
+
+async fn list_schemas(State(ctx): State<Shared>, Query(q): Params, headers: HeaderMap) -> Response {
+    let prefix = q.get("subjectPrefix").map(String::as_str).unwrap_or("");
+    let items = ctx
+        .registry
+        .list_schemas(prefix, flag(&q, "deleted"), flag(&q, "latestOnly"));
+    ok(&headers, json!(paginate(items, &q)))
+}
+
+async fn schema_by_id(
+    State(ctx): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Params,
+    headers: HeaderMap,
+) -> Response {
+    let result = parse_id(&id).and_then(|id| {
+        ctx.registry.get_by_id(
+            id,
+            q.get("format").map(String::as_str),
+            flag(&q, "fetchMaxId"),
+        )
+    });
+    reply(&headers, result)
+}
+
+async fn schema_by_id_raw(
+    State(ctx): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Params,
+    headers: HeaderMap,
+) -> Response {
+    match parse_id(&id).and_then(|id| {
+        ctx.registry
+            .get_by_id_raw(id, q.get("format").map(String::as_str))
+    }) {
+        Ok(text) => raw_text(text),
+        Err(e) => error_response(&e, content_type(&headers)),
+    }
+}
+
+async fn id_subjects(
+    State(ctx): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Params,
+    headers: HeaderMap,
+) -> Response {
+    let result = parse_id(&id).and_then(|id| ctx.registry.id_versions(id, flag(&q, "deleted")));
+    reply(
+        &headers,
+        result.map(|vs| {
+            let mut subjects: Vec<String> = vs.into_iter().map(|(s, _)| s).collect();
+            subjects.dedup();
+            json!(paginate(subjects, &q))
+        }),
+    )
+}
+
+async fn id_versions(
+    State(ctx): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Params,
+    headers: HeaderMap,
+) -> Response {
+    let result = parse_id(&id).and_then(|id| ctx.registry.id_versions(id, flag(&q, "deleted")));
+    reply(
+        &headers,
+        result.map(|vs| {
+            let items: Vec<Value> = vs
+                .into_iter()
+                .map(|(s, v)| json!({"subject": s, "version": v}))
+                .collect();
+            json!(paginate(items, &q))
+        }),
+    )
+}
+
+async fn list_subjects(
+    State(ctx): State<Shared>,
+    Query(q): Params,
+    headers: HeaderMap,
+) -> Response {
+    let prefix = q.get("subjectPrefix").map(String::as_str).unwrap_or("");
+    let subjects = ctx
+        .registry
+        .list_subjects(prefix, flag(&q, "deleted"), flag(&q, "deletedOnly"));
+    ok(&headers, json!(paginate(subjects, &q)))
+}
+
+async fn list_versions(
+    State(ctx): State<Shared>,
+    Path(subject): Path<String>,
+    Query(q): Params,
+    headers: HeaderMap,
+) -> Response {
+    let result = ctx
+        .registry
+        .list_versions(&subject, flag(&q, "deleted"), flag(&q, "deletedOnly"));
+    reply(&headers, result.map(|vs| json!(paginate(vs, &q))))
+}
+
+async fn register(
+    State(ctx): State<Shared>,
+    Path(subject): Path<String>,
+    Query(q): Params,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let req: SchemaRequest = match parse_body(&headers, &body) {
+        Ok(r) => r,
+        Err(e) => return error_response(&e, content_type(&headers)),
+    };
+    write_or_forward!(
+        ctx,
+        method,
+        uri,
+        headers,
+        body,
+        ctx.registry.register(&subject, &req, flag(&q, "normalize"))
+    )
+}
+
+async fn lookup(
+    State(ctx): State<Shared>,
+    Path(subject): Path<String>,
+    Query(q): Params,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let req: SchemaRequest = match parse_body(&headers, &body) {
+        Ok(r) => r,
+        Err(e) => return error_response(&e, content_type(&headers)),
+    };
+    let result = ctx
+        .registry
+        .lookup(&subject, &req, flag(&q, "normalize"), flag(&q, "deleted"));
+    reply(&headers, result)
+}
+
+async fn delete_subject(
+    State(ctx): State<Shared>,
+    Path(subject): Path<String>,
+    Query(q): Params,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let permanent = flag(&q, "permanent");
+    write_or_forward!(ctx, method, uri, headers, body, async {
+        ctx.registry
+            .delete_subject(&subject, permanent)
+            .await
+            .map(|v| json!(v))
+    })
+}
+
+async fn get_version(
+    State(ctx): State<Shared>,
+    Path((subject, version)): Path<(String, String)>,
+    Query(q): Params,
+    headers: HeaderMap,
+) -> Response {
+    reply(
+        &headers,
+        ctx.registry
+            .get_version(&subject, &version, flag(&q, "deleted")),
+    )
+}
+
+async fn get_version_schema(
+    State(ctx): State<Shared>,
+    Path((subject, version)): Path<(String, String)>,
+    Query(q): Params,
+    headers: HeaderMap,
+) -> Response {
+    let result = ctx.registry.get_version_schema(
+        &subject,
+        &version,
+        flag(&q, "deleted"),
+        q.get("format").map(String::as_str),
+    );
+    match result {
+        Ok(text) => raw_text(text),
+        Err(e) => error_response(&e, content_type(&headers)),
+    }
+}
+
+async fn referenced_by(
+    State(ctx): State<Shared>,
+    Path((subject, version)): Path<(String, String)>,
+    Query(q): Params,
+    headers: HeaderMap,
+) -> Response {
+    let result = ctx
+        .registry
+        .referenced_by(&subject, &version, flag(&q, "deleted"));
+    reply(&headers, result.map(|ids| json!(paginate(ids, &q))))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn delete_version(
+    State(ctx): State<Shared>,
+    Path((subject, version)): Path<(String, String)>,
+    Query(q): Params,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let permanent = flag(&q, "permanent");
+    write_or_forward!(ctx, method, uri, headers, body, async {
+        ctx.registry
+            .delete_version(&subject, &version, permanent)
+            .await
+            .map(|v| json!(v))
+    })
+}
+
+async fn compat_version(
+    State(ctx): State<Shared>,
+    Path((subject, version)): Path<(String, String)>,
+    Query(q): Params,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let req: SchemaRequest = match parse_body(&headers, &body) {
+        Ok(r) => r,
+        Err(e) => return error_response(&e, content_type(&headers)),
+    };
+    reply(
+        &headers,
+        ctx.registry
+            .test_compatibility(&subject, Some(&version), &req, flag(&q, "verbose")),
+    )
+}
+
+async fn compat_all(
+    State(ctx): State<Shared>,
+    Path(subject): Path<String>,
+    Query(q): Params,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let req: SchemaRequest = match parse_body(&headers, &body) {
+        Ok(r) => r,
+        Err(e) => return error_response(&e, content_type(&headers)),
+    };
+    reply(
+        &headers,
+        ctx.registry
+            .test_compatibility(&subject, None, &req, flag(&q, "verbose")),
+    )
+}
+
+async fn get_global_config(
+    State(ctx): State<Shared>,
+    Query(q): Params,
+    headers: HeaderMap,
+) -> Response {
+    let _ = &q;
+    reply(&headers, ctx.registry.get_config(None, true))
+}
+
+async fn get_subject_config(
+    State(ctx): State<Shared>,
+    Path(subject): Path<String>,
+    Query(q): Params,
+    headers: HeaderMap,
+) -> Response {
+    reply(
+        &headers,
+        ctx.registry
+            .get_config(Some(&subject), flag(&q, "defaultToGlobal")),
+    )
+}
+
+async fn put_global_config(
+    State(ctx): State<Shared>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let doc: Value = match parse_body(&headers, &body) {
+        Ok(r) => r,
+        Err(e) => return error_response(&e, content_type(&headers)),
+    };
+    write_or_forward!(
+        ctx,
+        method,
+        uri,
+        headers,
+        body,
+        ctx.registry.put_config(None, &doc)
+    )
+}
+
+async fn put_subject_config(
+    State(ctx): State<Shared>,
+    Path(subject): Path<String>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let doc: Value = match parse_body(&headers, &body) {
+        Ok(r) => r,
+        Err(e) => return error_response(&e, content_type(&headers)),
+    };
+    write_or_forward!(
+        ctx,
+        method,
+        uri,
+        headers,
+        body,
+        ctx.registry.put_config(Some(&subject), &doc)
+    )
+}
+
+async fn delete_global_config(
+    State(ctx): State<Shared>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    write_or_forward!(
+        ctx,
+        method,
+        uri,
+        headers,
+        body,
+        ctx.registry.delete_config(None)
+    )
+}
+
+async fn delete_subject_config(
+    State(ctx): State<Shared>,
+    Path(subject): Path<String>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    write_or_forward!(
+        ctx,
+        method,
+        uri,
+        headers,
+        body,
+        ctx.registry.delete_config(Some(&subject))
+    )
+}
+
+async fn get_global_mode(State(ctx): State<Shared>, headers: HeaderMap) -> Response {
+    reply(&headers, ctx.registry.get_mode(None, true))
+}
+
+async fn get_subject_mode(
+    State(ctx): State<Shared>,
+    Path(subject): Path<String>,
+    Query(q): Params,
+    headers: HeaderMap,
+) -> Response {
+    reply(
+        &headers,
+        ctx.registry
+            .get_mode(Some(&subject), flag(&q, "defaultToGlobal")),
+    )
+}
+
+async fn put_global_mode(
+    State(ctx): State<Shared>,
+    Query(q): Params,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let doc: Value = match parse_body(&headers, &body) {
+        Ok(r) => r,
+        Err(e) => return error_response(&e, content_type(&headers)),
+    };
+    write_or_forward!(
+        ctx,
+        method,
+        uri,
+        headers,
+        body,
+        ctx.registry.put_mode(None, &doc, flag(&q, "force"))
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn put_subject_mode(
+    State(ctx): State<Shared>,
+    Path(subject): Path<String>,
+    Query(q): Params,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let doc: Value = match parse_body(&headers, &body) {
+        Ok(r) => r,
+        Err(e) => return error_response(&e, content_type(&headers)),
+    };
+    write_or_forward!(
+        ctx,
+        method,
+        uri,
+        headers,
+        body,
+        ctx.registry
+            .put_mode(Some(&subject), &doc, flag(&q, "force"))
+    )
+}
+
+async fn delete_global_mode(
+    State(ctx): State<Shared>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    write_or_forward!(
+        ctx,
+        method,
+        uri,
+        headers,
+        body,
+        ctx.registry.delete_mode(None)
+    )
+}
+
+async fn delete_subject_mode(
+    State(ctx): State<Shared>,
+    Path(subject): Path<String>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    write_or_forward!(
+        ctx,
+        method,
+        uri,
+        headers,
+        body,
+        ctx.registry.delete_mode(Some(&subject))
+    )
+}

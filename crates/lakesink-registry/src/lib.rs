@@ -1,0 +1,17 @@
+//! Lakesink's Schema Registry: a server speaking Confluent Schema Registry's REST API (v1),
+//! keeping its state in a compacted Kafka topic (`_schemas`) in Confluent's record format, so
+//! either server can take over the other's topic.
+//!
+//! It owns schema parsing and canonical forms ([`schema`]), the compatibility checkers
+//! ([`compat`]), the `_schemas` record format and replay ([`store`]), leadership and write
+//! fencing ([`leader`]), the registry's rules ([`registry`]) and the HTTP surface ([`api`]).
+//! It must not touch the sink: converters use the registry only over HTTP, like any client.
+
+pub mod api;
+pub mod compat;
+pub mod kafka;
+pub mod leader;
+pub mod registry;
+pub mod schema;
+pub mod server;
+pub mod store;

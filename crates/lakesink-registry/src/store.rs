@@ -1,0 +1,466 @@
+//! The `_schemas` topic's record format and the in-memory state it replays into.
+//!
+//! Keys and values are Confluent's JSON documents (`keytype` SCHEMA, CONFIG, MODE,
+//! DELETE_SUBJECT, CLEAR_SUBJECT, NOOP; a null value is a tombstone), so this server reads a
+//! topic Confluent Schema Registry wrote, and the reverse. Key fields are written in
+//! Confluent's order because compaction compares key bytes. Unknown key types and unknown
+//! value properties are ignored on replay, as Confluent's reader does. Nothing here does I/O.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::schema::SchemaType;
+
+/// A reference from one schema to another registered one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Reference {
+    pub name: String,
+    pub subject: String,
+    pub version: i32,
+}
+
+/// The key of a `_schemas` record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Key {
+    Schema {
+        subject: String,
+        version: i32,
+    },
+    /// `None`: the global config.
+    Config {
+        subject: Option<String>,
+    },
+    Mode {
+        subject: Option<String>,
+    },
+    DeleteSubject {
+        subject: String,
+    },
+    ClearSubject {
+        subject: String,
+    },
+    Noop,
+    /// A key type this server does not use (e.g. CONTEXT): skipped on replay.
+    Other(String),
+}
+
+impl Key {
+    /// The key bytes, field for field as Confluent writes them.
+    pub fn to_json(&self) -> String {
+        fn subject_key(keytype: &str, subject: Option<&str>) -> String {
+            match subject {
+                Some(s) => format!(
+                    "{{\"keytype\":\"{keytype}\",\"subject\":{},\"magic\":0}}",
+                    json_string(s)
+                ),
+                None => format!("{{\"keytype\":\"{keytype}\",\"magic\":0}}"),
+            }
+        }
+        match self {
+            Key::Schema { subject, version } => format!(
+                "{{\"keytype\":\"SCHEMA\",\"subject\":{},\"version\":{version},\"magic\":1}}",
+                json_string(subject)
+            ),
+            Key::Config { subject } => subject_key("CONFIG", subject.as_deref()),
+            Key::Mode { subject } => subject_key("MODE", subject.as_deref()),
+            Key::DeleteSubject { subject } => subject_key("DELETE_SUBJECT", Some(subject)),
+            Key::ClearSubject { subject } => subject_key("CLEAR_SUBJECT", Some(subject)),
+            Key::Noop => "{\"keytype\":\"NOOP\",\"magic\":0}".to_string(),
+            Key::Other(raw) => raw.clone(),
+        }
+    }
+
+    pub fn parse(bytes: &[u8]) -> Result<Key, String> {
+        let v: Value =
+            serde_json::from_slice(bytes).map_err(|e| format!("key is not JSON: {e}"))?;
+        let keytype = v
+            .get("keytype")
+            .and_then(Value::as_str)
+            .ok_or("key has no keytype")?;
+        // Karapace writes `"subject": null` for the global config; Confluent omits it.
+        let subject = v.get("subject").and_then(Value::as_str).map(str::to_string);
+        let need_subject = || {
+            subject
+                .clone()
+                .ok_or(format!("{keytype} key without subject"))
+        };
+        Ok(match keytype {
+            "SCHEMA" => Key::Schema {
+                subject: need_subject()?,
+                version: v
+                    .get("version")
+                    .and_then(Value::as_i64)
+                    .and_then(|n| i32::try_from(n).ok())
+                    .ok_or("SCHEMA key without version")?,
+            },
+            "CONFIG" => Key::Config { subject },
+            "MODE" => Key::Mode { subject },
+            "DELETE_SUBJECT" => Key::DeleteSubject {
+                subject: need_subject()?,
+            },
+            "CLEAR_SUBJECT" => Key::ClearSubject {
+                subject: need_subject()?,
+            },
+            "NOOP" => Key::Noop,
+            other => Key::Other(other.to_string()),
+        })
+    }
+}
+
+fn json_string(s: &str) -> String {
+    Value::String(s.to_string()).to_string()
+}
+
+/// The value of a SCHEMA record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SchemaValue {
+    pub subject: String,
+    pub version: i32,
+    pub id: i32,
+    pub schema: String,
+    #[serde(default)]
+    pub deleted: bool,
+    /// Omitted for AVRO, as Confluent 7.x writes it (and every reader defaults to AVRO).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<Reference>,
+    /// Data-contract fields are kept and passed through untouched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_set: Option<Value>,
+}
+
+/// One version of a subject as the state holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionEntry {
+    pub id: i32,
+    pub deleted: bool,
+}
+
+/// A registered schema's content, shared by every subject-version that uses its id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchemaContent {
+    pub schema_type: SchemaType,
+    pub schema: String,
+    pub references: Vec<Reference>,
+    pub metadata: Option<Value>,
+    pub rule_set: Option<Value>,
+}
+
+/// A subject-level or global configuration document (`compatibilityLevel`, `normalize`, and
+/// any other property, kept as written).
+pub type ConfigDoc = serde_json::Map<String, Value>;
+
+/// Everything replayed from `_schemas`.
+#[derive(Debug, Default)]
+pub struct State {
+    pub subjects: BTreeMap<String, BTreeMap<i32, VersionEntry>>,
+    pub schemas: HashMap<i32, SchemaContent>,
+    /// Content → id, so the same schema gets the same id across subjects.
+    by_content: HashMap<ContentKey, i32>,
+    /// Config by subject; `None` is the global one.
+    pub configs: HashMap<Option<String>, ConfigDoc>,
+    pub modes: HashMap<Option<String>, String>,
+    /// The highest id ever seen; a new id is above it.
+    pub max_id: i32,
+    /// Records skipped on replay because they could not be read (logged once each).
+    pub unreadable_records: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ContentKey {
+    schema_type: SchemaType,
+    schema: String,
+    references: Vec<Reference>,
+    metadata: Option<String>,
+    rule_set: Option<String>,
+}
+
+impl ContentKey {
+    fn of(c: &SchemaContent) -> ContentKey {
+        ContentKey {
+            schema_type: c.schema_type,
+            schema: c.schema.clone(),
+            references: c.references.clone(),
+            metadata: c.metadata.as_ref().map(Value::to_string),
+            rule_set: c.rule_set.as_ref().map(Value::to_string),
+        }
+    }
+}
+
+impl State {
+    /// Applies one record; `Err` describes a record that could not be read (it is skipped).
+    pub fn apply(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<(), String> {
+        let key = Key::parse(key)?;
+        match key {
+            Key::Schema { subject, version } => match value {
+                None => {
+                    if let Some(versions) = self.subjects.get_mut(&subject) {
+                        versions.remove(&version);
+                        if versions.is_empty() {
+                            self.subjects.remove(&subject);
+                        }
+                    }
+                    self.forget_unused_ids();
+                }
+                Some(bytes) => {
+                    let v: SchemaValue = serde_json::from_slice(bytes)
+                        .map_err(|e| format!("SCHEMA value of {subject} v{version}: {e}"))?;
+                    let schema_type = SchemaType::parse(v.schema_type.as_deref().unwrap_or("AVRO"))
+                        .ok_or_else(|| {
+                            format!("SCHEMA value of {subject} v{version}: unknown schemaType")
+                        })?;
+                    let content = SchemaContent {
+                        schema_type,
+                        schema: v.schema,
+                        references: v.references,
+                        metadata: v.metadata,
+                        rule_set: v.rule_set,
+                    };
+                    self.max_id = self.max_id.max(v.id);
+                    self.by_content.insert(ContentKey::of(&content), v.id);
+                    self.schemas.insert(v.id, content);
+                    self.subjects.entry(subject).or_default().insert(
+                        version,
+                        VersionEntry {
+                            id: v.id,
+                            deleted: v.deleted,
+                        },
+                    );
+                }
+            },
+            Key::Config { subject } => match value {
+                None => {
+                    self.configs.remove(&subject);
+                }
+                Some(bytes) => {
+                    let mut doc: ConfigDoc =
+                        serde_json::from_slice(bytes).map_err(|e| format!("CONFIG value: {e}"))?;
+                    doc.remove("subject");
+                    self.configs.insert(subject, doc);
+                }
+            },
+            Key::Mode { subject } => match value {
+                None => {
+                    self.modes.remove(&subject);
+                }
+                Some(bytes) => {
+                    let doc: Value =
+                        serde_json::from_slice(bytes).map_err(|e| format!("MODE value: {e}"))?;
+                    let mode = doc
+                        .get("mode")
+                        .and_then(Value::as_str)
+                        .ok_or("MODE value without mode")?;
+                    self.modes.insert(subject, mode.to_string());
+                }
+            },
+            Key::DeleteSubject { subject } => {
+                if let Some(bytes) = value {
+                    let doc: Value = serde_json::from_slice(bytes)
+                        .map_err(|e| format!("DELETE_SUBJECT value: {e}"))?;
+                    let upto = doc
+                        .get("version")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(i64::from(i32::MAX));
+                    if let Some(versions) = self.subjects.get_mut(&subject) {
+                        for (v, entry) in versions.iter_mut() {
+                            if i64::from(*v) <= upto {
+                                entry.deleted = true;
+                            }
+                        }
+                    }
+                }
+            }
+            Key::ClearSubject { subject } => {
+                // Drops soft-deleted versions of the subjects under this prefix.
+                for (name, versions) in self.subjects.iter_mut() {
+                    if name.starts_with(&subject) {
+                        versions.retain(|_, e| !e.deleted);
+                    }
+                }
+                self.subjects.retain(|_, v| !v.is_empty());
+                self.forget_unused_ids();
+            }
+            Key::Noop | Key::Other(_) => {}
+        }
+        Ok(())
+    }
+
+    /// An id stays resolvable while any version, deleted or not, uses it.
+    fn forget_unused_ids(&mut self) {
+        let used: BTreeSet<i32> = self
+            .subjects
+            .values()
+            .flat_map(|vs| vs.values().map(|e| e.id))
+            .collect();
+        let unused: Vec<i32> = self
+            .schemas
+            .keys()
+            .filter(|id| !used.contains(id))
+            .copied()
+            .collect();
+        for id in unused {
+            if let Some(c) = self.schemas.remove(&id) {
+                self.by_content.remove(&ContentKey::of(&c));
+            }
+        }
+    }
+
+    /// The id already given to this exact content, if any.
+    pub fn id_of(&self, content: &SchemaContent) -> Option<i32> {
+        self.by_content.get(&ContentKey::of(content)).copied()
+    }
+
+    /// The next id to allocate.
+    pub fn next_id(&self) -> i32 {
+        let mut id = self.max_id.saturating_add(1).max(1);
+        while self.schemas.contains_key(&id) {
+            id = id.saturating_add(1);
+        }
+        id
+    }
+
+    /// Subject-versions that use `id` (deleted ones only with `deleted`).
+    pub fn versions_of_id(&self, id: i32, deleted: bool) -> Vec<(String, i32)> {
+        let mut out = Vec::new();
+        for (subject, versions) in &self.subjects {
+            for (v, e) in versions {
+                if e.id == id && (deleted || !e.deleted) {
+                    out.push((subject.clone(), *v));
+                }
+            }
+        }
+        out
+    }
+
+    /// Ids of schemas that reference `subject` version `version`.
+    pub fn referenced_by(&self, subject: &str, version: i32, deleted: bool) -> Vec<i32> {
+        let mut ids: BTreeSet<i32> = BTreeSet::new();
+        for versions in self.subjects.values() {
+            for e in versions.values() {
+                if e.deleted && !deleted {
+                    continue;
+                }
+                if let Some(c) = self.schemas.get(&e.id)
+                    && c.references
+                        .iter()
+                        .any(|r| r.subject == subject && r.version == version)
+                {
+                    ids.insert(e.id);
+                }
+            }
+        }
+        ids.into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema_record(subject: &str, version: i32, id: i32, deleted: bool) -> (String, String) {
+        (
+            Key::Schema {
+                subject: subject.into(),
+                version,
+            }
+            .to_json(),
+            format!(
+                "{{\"subject\":\"{subject}\",\"version\":{version},\"id\":{id},\"schema\":\"\\\"string\\\"\",\"deleted\":{deleted}}}"
+            ),
+        )
+    }
+
+    #[test]
+    fn keys_are_written_in_confluents_field_order() {
+        assert_eq!(
+            Key::Schema {
+                subject: "pb-value".into(),
+                version: 1
+            }
+            .to_json(),
+            r#"{"keytype":"SCHEMA","subject":"pb-value","version":1,"magic":1}"#
+        );
+        assert_eq!(
+            Key::Config { subject: None }.to_json(),
+            r#"{"keytype":"CONFIG","magic":0}"#
+        );
+        assert_eq!(
+            Key::DeleteSubject {
+                subject: "a\"b".into()
+            }
+            .to_json(),
+            r#"{"keytype":"DELETE_SUBJECT","subject":"a\"b","magic":0}"#
+        );
+        assert_eq!(Key::Noop.to_json(), r#"{"keytype":"NOOP","magic":0}"#);
+    }
+
+    #[test]
+    fn karapace_global_config_key_is_read() {
+        let k = Key::parse(br#"{"keytype":"CONFIG","subject":null,"magic":0}"#);
+        assert_eq!(k, Ok(Key::Config { subject: None }));
+    }
+
+    #[test]
+    fn replay_of_deletes_and_tombstones() {
+        let mut s = State::default();
+        for (k, v) in [
+            schema_record("a", 1, 1, false),
+            schema_record("a", 2, 2, false),
+            schema_record("b", 1, 1, false),
+        ] {
+            s.apply(k.as_bytes(), Some(v.as_bytes())).unwrap();
+        }
+        assert_eq!(s.max_id, 2);
+        assert_eq!(s.next_id(), 3);
+        s.apply(
+            Key::DeleteSubject {
+                subject: "a".into(),
+            }
+            .to_json()
+            .as_bytes(),
+            Some(br#"{"subject":"a","version":2}"#),
+        )
+        .unwrap();
+        assert!(s.subjects["a"].values().all(|e| e.deleted));
+        // Hard-deleting a's versions keeps id 1 (b uses it) and forgets id 2.
+        for v in [1, 2] {
+            let key = Key::Schema {
+                subject: "a".into(),
+                version: v,
+            };
+            s.apply(key.to_json().as_bytes(), None).unwrap();
+        }
+        assert!(!s.subjects.contains_key("a"));
+        assert!(s.schemas.contains_key(&1));
+        assert!(!s.schemas.contains_key(&2));
+        // Ids are never reused.
+        assert_eq!(s.next_id(), 3);
+    }
+
+    #[test]
+    fn unknown_key_types_and_properties_are_ignored() {
+        let mut s = State::default();
+        s.apply(
+            br#"{"keytype":"CONTEXT","tenant":"default","context":".x"}"#,
+            Some(b"{}"),
+        )
+        .unwrap();
+        s.apply(
+            Key::Schema {
+                subject: "s".into(),
+                version: 1,
+            }
+            .to_json()
+            .as_bytes(),
+            Some(br#"{"subject":"s","version":1,"id":7,"schema":"\"int\"","deleted":false,"schemaType":"AVRO","md5":"x","ts":1}"#),
+        )
+        .unwrap();
+        assert_eq!(s.schemas[&7].schema_type, SchemaType::Avro);
+    }
+}
