@@ -1,7 +1,8 @@
 //! Leader election among registry instances, and finding the leader to forward writes to.
 //!
 //! Eligible instances join one Kafka consumer group subscribed to the single-partition
-//! schemas topic: the member assigned partition 0 is the leader. (Confluent's registry uses a
+//! schemas topic: the member assigned partition 0 is the leader, and keeps it while it lives
+//! (cooperative-sticky assignment). (Confluent's registry uses a
 //! custom `sr` group protocol that librdkafka cannot speak; a consumer group gives the same
 //! guarantee — one owner at a time — and the group coordinator's view tells followers who
 //! it is.) Each member's client id carries its URL, so a follower reads the leader's URL from
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::topic_partition_list::TopicPartitionList;
 
 use crate::kafka::{KafkaSettings, StoreError};
 
@@ -56,24 +58,36 @@ struct ElectionContext {
 impl ClientContext for ElectionContext {}
 
 impl ConsumerContext for ElectionContext {
+    // Cooperative rebalancing: a revoke lists only the partitions taken away and an assign
+    // only those added, so a rebalance that leaves the partition where it is changes nothing.
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(_) = rebalance {
+        if let Rebalance::Revoke(tpl) = rebalance
+            && self.holds_partition(tpl)
+        {
             self.leadership.set(false);
         }
     }
 
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(tpl) = rebalance {
-            let leader = tpl
-                .elements()
-                .iter()
-                .any(|e| e.topic() == self.topic && e.partition() == 0);
             // The election member never reads: pausing keeps it from fetching the topic.
-            if let Err(e) = consumer.pause(tpl) {
+            if tpl.count() > 0
+                && let Err(e) = consumer.pause(tpl)
+            {
                 tracing::warn!("pausing the election consumer: {e}");
             }
-            self.leadership.set(leader);
+            if self.holds_partition(tpl) {
+                self.leadership.set(true);
+            }
         }
+    }
+}
+
+impl ElectionContext {
+    fn holds_partition(&self, tpl: &TopicPartitionList) -> bool {
+        tpl.elements()
+            .iter()
+            .any(|e| e.topic() == self.topic && e.partition() == 0)
     }
 }
 
@@ -117,7 +131,8 @@ impl Election {
                 .set("enable.auto.commit", "false")
                 .set("session.timeout.ms", "10000")
                 .set("heartbeat.interval.ms", "1000")
-                .set("partition.assignment.strategy", "range");
+                // Sticky: a running leader keeps the partition when other instances join.
+                .set("partition.assignment.strategy", "cooperative-sticky");
             let context = ElectionContext {
                 topic: settings.topic.clone(),
                 leadership: leadership.clone(),

@@ -116,6 +116,22 @@ impl VersionId {
     }
 }
 
+/// `Config` properties besides the level that `PUT /config` stores and `GET /config` returns.
+const CONFIG_PROPERTIES: [&str; 12] = [
+    "normalize",
+    "validateFields",
+    "validateRules",
+    "compatibilityGroup",
+    "compatibilityPolicy",
+    "defaultMetadata",
+    "overrideMetadata",
+    "defaultRuleSet",
+    "overrideRuleSet",
+    "alias",
+    "aliasForDeks",
+    "validateNewSchemas",
+];
+
 pub const MODES: [&str; 4] = ["READWRITE", "READONLY", "READONLY_OVERRIDE", "IMPORT"];
 
 /// Server-wide settings of the rules.
@@ -455,6 +471,12 @@ impl Registry {
                     .unwrap_or(0),
             )
         };
+        // The same schema registered before keeps its stored text (e.g. Confluent's
+        // attribute order), so every version of an id carries the same bytes.
+        let mut content = content;
+        if let Some(stored) = existing_id.and_then(|id| self.content_text(id)) {
+            content.schema = stored.schema;
+        }
         // Already registered here: the same id and version, nothing written.
         if let Some(id) = existing_id
             && let Some((v, _)) = versions_here
@@ -554,20 +576,29 @@ impl Registry {
         self.require_subject(subject, deleted)?;
         let (schema_type, parsed) = self.parse_request(req)?;
         let normalize = normalize || self.normalize_by_default(subject);
-        let candidates = [
-            parsed.stored_form(normalize),
-            parsed.stored_form(!normalize),
-        ];
         let state = self.state();
+        let key_of = |schema: String| {
+            state.key_of(&SchemaContent {
+                schema_type,
+                schema,
+                references: req.references.clone(),
+                metadata: req.metadata.clone(),
+                rule_set: req.rule_set.clone(),
+            })
+        };
+        let candidates = [
+            key_of(parsed.stored_form(normalize)),
+            key_of(parsed.stored_form(!normalize)),
+        ];
         let versions = state.subjects.get(subject).map(|vs| vs.iter().rev());
         for (v, e) in versions.into_iter().flatten() {
             if e.deleted && !deleted {
                 continue;
             }
             if let Some(c) = state.schemas.get(&e.id)
-                && c.schema_type == schema_type
-                && c.references == req.references
-                && candidates.contains(&c.schema)
+                && state
+                    .key_of_id(e.id)
+                    .is_some_and(|k| candidates.contains(k))
             {
                 return Ok(version_response(subject, *v, e.id, c, e.deleted));
             }
@@ -678,7 +709,8 @@ impl Registry {
             .filter(|(_, vs)| {
                 let live = vs.values().any(|e| !e.deleted);
                 if deleted_only {
-                    vs.values().any(|e| e.deleted)
+                    // A subject is deleted when all of its versions are.
+                    !live
                 } else {
                     live || deleted
                 }
@@ -954,8 +986,10 @@ impl Registry {
             doc.insert("compatibilityLevel".into(), parsed.as_str().into());
             echo.insert("compatibility".into(), parsed.as_str().into());
         }
+        // Confluent's other Config properties are kept; unknown ones are ignored, as
+        // Confluent's JSON binding ignores them.
         for (k, v) in &obj {
-            if k != "compatibility" && k != "compatibilityLevel" {
+            if CONFIG_PROPERTIES.contains(&k.as_str()) {
                 doc.insert(k.clone(), v.clone());
                 echo.insert(k.clone(), v.clone());
             }

@@ -163,17 +163,24 @@ pub struct State {
     pub schemas: HashMap<i32, SchemaContent>,
     /// Content → id, so the same schema gets the same id across subjects.
     by_content: HashMap<ContentKey, i32>,
+    /// The key each id was indexed under (references may be gone when it is released).
+    keys: HashMap<i32, ContentKey>,
     /// Config by subject; `None` is the global one.
     pub configs: HashMap<Option<String>, ConfigDoc>,
     pub modes: HashMap<Option<String>, String>,
     /// The highest id ever seen; a new id is above it.
     pub max_id: i32,
+    /// How many versions (deleted or not) use each id; an id is forgotten at zero.
+    uses: HashMap<i32, usize>,
     /// Records skipped on replay because they could not be read (logged once each).
     pub unreadable_records: u64,
 }
 
+/// What makes two registrations the same schema: the canonical form of the text (so a
+/// schema Confluent stored in Java's attribute order matches the same schema sent by a
+/// client), the type, the references, metadata and rule set.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct ContentKey {
+pub struct ContentKey {
     schema_type: SchemaType,
     schema: String,
     references: Vec<Reference>,
@@ -182,10 +189,10 @@ struct ContentKey {
 }
 
 impl ContentKey {
-    fn of(c: &SchemaContent) -> ContentKey {
+    fn of(c: &SchemaContent, canonical: String) -> ContentKey {
         ContentKey {
             schema_type: c.schema_type,
-            schema: c.schema.clone(),
+            schema: canonical,
             references: c.references.clone(),
             metadata: c.metadata.as_ref().map(Value::to_string),
             rule_set: c.rule_set.as_ref().map(Value::to_string),
@@ -200,13 +207,16 @@ impl State {
         match key {
             Key::Schema { subject, version } => match value {
                 None => {
+                    let mut removed = None;
                     if let Some(versions) = self.subjects.get_mut(&subject) {
-                        versions.remove(&version);
+                        removed = versions.remove(&version);
                         if versions.is_empty() {
                             self.subjects.remove(&subject);
                         }
                     }
-                    self.forget_unused_ids();
+                    if let Some(e) = removed {
+                        self.release(e.id);
+                    }
                 }
                 Some(bytes) => {
                     let v: SchemaValue = serde_json::from_slice(bytes)
@@ -223,15 +233,21 @@ impl State {
                         rule_set: v.rule_set,
                     };
                     self.max_id = self.max_id.max(v.id);
-                    self.by_content.insert(ContentKey::of(&content), v.id);
+                    let key = self.key_of(&content);
+                    self.by_content.insert(key.clone(), v.id);
+                    self.keys.insert(v.id, key);
                     self.schemas.insert(v.id, content);
-                    self.subjects.entry(subject).or_default().insert(
+                    *self.uses.entry(v.id).or_default() += 1;
+                    let previous = self.subjects.entry(subject).or_default().insert(
                         version,
                         VersionEntry {
                             id: v.id,
                             deleted: v.deleted,
                         },
                     );
+                    if let Some(e) = previous {
+                        self.release(e.id);
+                    }
                 }
             },
             Key::Config { subject } => match value {
@@ -278,13 +294,21 @@ impl State {
             }
             Key::ClearSubject { subject } => {
                 // Drops soft-deleted versions of the subjects under this prefix.
+                let mut released = Vec::new();
                 for (name, versions) in self.subjects.iter_mut() {
                     if name.starts_with(&subject) {
-                        versions.retain(|_, e| !e.deleted);
+                        versions.retain(|_, e| {
+                            if e.deleted {
+                                released.push(e.id);
+                            }
+                            !e.deleted
+                        });
                     }
                 }
                 self.subjects.retain(|_, v| !v.is_empty());
-                self.forget_unused_ids();
+                for id in released {
+                    self.release(id);
+                }
             }
             Key::Noop | Key::Other(_) => {}
         }
@@ -292,28 +316,78 @@ impl State {
     }
 
     /// An id stays resolvable while any version, deleted or not, uses it.
-    fn forget_unused_ids(&mut self) {
-        let used: BTreeSet<i32> = self
-            .subjects
-            .values()
-            .flat_map(|vs| vs.values().map(|e| e.id))
-            .collect();
-        let unused: Vec<i32> = self
-            .schemas
-            .keys()
-            .filter(|id| !used.contains(id))
-            .copied()
-            .collect();
-        for id in unused {
-            if let Some(c) = self.schemas.remove(&id) {
-                self.by_content.remove(&ContentKey::of(&c));
+    fn release(&mut self, id: i32) {
+        let left = match self.uses.get_mut(&id) {
+            Some(n) => {
+                *n = n.saturating_sub(1);
+                *n
+            }
+            None => 0,
+        };
+        if left == 0 {
+            self.uses.remove(&id);
+            self.schemas.remove(&id);
+            if let Some(key) = self.keys.remove(&id)
+                && self.by_content.get(&key) == Some(&id)
+            {
+                self.by_content.remove(&key);
             }
         }
     }
 
     /// The id already given to this exact content, if any.
     pub fn id_of(&self, content: &SchemaContent) -> Option<i32> {
-        self.by_content.get(&ContentKey::of(content)).copied()
+        self.by_content.get(&self.key_of(content)).copied()
+    }
+
+    /// The key `content` is indexed under, its references resolved from this state.
+    pub fn key_of(&self, content: &SchemaContent) -> ContentKey {
+        let refs = self.reference_texts(&content.references);
+        let canonical = crate::schema::canonical_text(content.schema_type, &content.schema, &refs);
+        ContentKey::of(content, canonical)
+    }
+
+    /// The key an id was indexed under.
+    pub fn key_of_id(&self, id: i32) -> Option<&ContentKey> {
+        self.keys.get(&id)
+    }
+
+    /// The (name, text) of referenced schemas, transitively, dependencies first; references
+    /// that do not resolve are left out (the schema then canonicalises as written).
+    pub fn reference_texts(&self, references: &[Reference]) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        self.collect_references(references, &mut out, &mut seen, 0);
+        out
+    }
+
+    fn collect_references(
+        &self,
+        references: &[Reference],
+        out: &mut Vec<(String, String)>,
+        seen: &mut BTreeSet<(String, i32)>,
+        depth: usize,
+    ) {
+        if depth > 64 {
+            return;
+        }
+        for r in references {
+            let versions = self.subjects.get(&r.subject);
+            let entry = if r.version == -1 {
+                versions.and_then(|vs| vs.iter().rev().find(|(_, e)| !e.deleted))
+            } else {
+                versions.and_then(|vs| vs.get_key_value(&r.version))
+            };
+            let Some((v, e)) = entry else { continue };
+            let Some(c) = self.schemas.get(&e.id) else {
+                continue;
+            };
+            if !seen.insert((r.subject.clone(), *v)) {
+                continue;
+            }
+            self.collect_references(&c.references, out, seen, depth + 1);
+            out.push((r.name.clone(), c.schema.clone()));
+        }
     }
 
     /// The next id to allocate.

@@ -75,3 +75,15 @@ impl ParsedSchema {
         }
     }
 }
+
+/// The canonical form of a stored or requested schema text, used to decide whether two
+/// registrations are the same schema; the text itself when it does not parse.
+pub fn canonical_text(
+    schema_type: SchemaType,
+    text: &str,
+    references: &[(String, String)],
+) -> String {
+    ParsedSchema::parse(schema_type, text, references)
+        .map(|p| p.stored_form(false))
+        .unwrap_or_else(|_| text.to_string())
+}
