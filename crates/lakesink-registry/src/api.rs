@@ -646,12 +646,7 @@ async fn compat_all(
     )
 }
 
-async fn get_global_config(
-    State(ctx): State<Shared>,
-    Query(q): Params,
-    headers: HeaderMap,
-) -> Response {
-    let _ = &q;
+async fn get_global_config(State(ctx): State<Shared>, headers: HeaderMap) -> Response {
     reply(&headers, ctx.registry.get_config(None, true))
 }
 

@@ -251,50 +251,26 @@ impl Registry {
     }
 
     /// The referenced schemas of `references`, transitively, dependencies first, as (name,
-    /// text) pairs.
+    /// text); a direct reference to nothing registered is an invalid schema. (Indirect ones
+    /// were checked when the referenced schema was registered.)
     fn resolve_references(&self, references: &[Reference]) -> Result<Vec<(String, String)>> {
-        let mut out: Vec<(String, String)> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        self.resolve_into(references, &mut out, &mut seen, 0)?;
-        Ok(out)
-    }
-
-    fn resolve_into(
-        &self,
-        references: &[Reference],
-        out: &mut Vec<(String, String)>,
-        seen: &mut std::collections::HashSet<(String, i32)>,
-        depth: usize,
-    ) -> Result<()> {
-        if depth > 64 {
-            return Err(RegistryError::invalid_schema(
-                "references nest too deep (a cycle?)",
-            ));
-        }
+        let state = self.state();
         for r in references {
-            let version = if r.version == -1 {
-                self.latest_version(&r.subject, false)
-            } else {
-                Some(r.version)
-            };
-            let content = version.and_then(|v| {
-                let state = self.state();
-                let id = state.subjects.get(&r.subject)?.get(&v)?.id;
-                state.schemas.get(&id).cloned()
+            let exists = state.subjects.get(&r.subject).is_some_and(|vs| {
+                if r.version == -1 {
+                    vs.values().any(|e| !e.deleted)
+                } else {
+                    vs.contains_key(&r.version)
+                }
             });
-            let Some(content) = content else {
+            if !exists {
                 return Err(RegistryError::invalid_schema(format!(
                     "reference '{}' to subject '{}' version {} does not exist",
                     r.name, r.subject, r.version
                 )));
-            };
-            if !seen.insert((r.subject.clone(), version.unwrap_or(0))) {
-                continue;
             }
-            self.resolve_into(&content.references, out, seen, depth + 1)?;
-            out.push((r.name.clone(), content.schema.clone()));
         }
-        Ok(())
+        Ok(state.reference_texts(references))
     }
 
     fn parse_request(&self, req: &SchemaRequest) -> Result<(SchemaType, ParsedSchema)> {
@@ -382,16 +358,6 @@ impl Registry {
             .or_else(|| state.modes.get(&None))
             .cloned()
             .unwrap_or_else(|| "READWRITE".to_string())
-    }
-
-    fn latest_version(&self, subject: &str, deleted: bool) -> Option<i32> {
-        self.state()
-            .subjects
-            .get(subject)?
-            .iter()
-            .rev()
-            .find(|(_, e)| deleted || !e.deleted)
-            .map(|(v, _)| *v)
     }
 
     /// Earlier undeleted versions, newest first, parsed.
@@ -537,20 +503,7 @@ impl Registry {
             let id = existing_id.unwrap_or_else(|| self.state().next_id());
             (id, max_version + 1)
         };
-        let value = SchemaValue {
-            subject: subject.to_string(),
-            version,
-            id,
-            schema: content.schema.clone(),
-            deleted: false,
-            schema_type: (schema_type != SchemaType::Avro)
-                .then(|| schema_type.as_str().to_string()),
-            references: content.references.clone(),
-            metadata: content.metadata.clone(),
-            rule_set: content.rule_set.clone(),
-        };
-        let json =
-            serde_json::to_string(&value).map_err(|e| RegistryError::new(50001, e.to_string()))?;
+        let json = schema_record(subject, version, id, &content, false)?;
         self.write_with(
             &mut slot,
             vec![(
@@ -816,12 +769,7 @@ impl Registry {
         }
         let referrers = self.state().referenced_by(subject, v, false);
         if !referrers.is_empty() {
-            return Err(RegistryError::new(
-                42206,
-                format!(
-                    "One or more references exist to the schema {{subject={subject},version={v}}}: ids {referrers:?}"
-                ),
-            ));
+            return Err(referenced(subject, v, &referrers));
         }
         let c = self
             .content_text(id)
@@ -838,20 +786,7 @@ impl Registry {
                 records.extend(self.subject_settings_tombstones(subject));
             }
         } else {
-            let value = SchemaValue {
-                subject: subject.to_string(),
-                version: v,
-                id,
-                schema: c.schema,
-                deleted: true,
-                schema_type: (c.schema_type != SchemaType::Avro)
-                    .then(|| c.schema_type.as_str().to_string()),
-                references: c.references,
-                metadata: c.metadata,
-                rule_set: c.rule_set,
-            };
-            let json = serde_json::to_string(&value)
-                .map_err(|e| RegistryError::new(50001, e.to_string()))?;
+            let json = schema_record(subject, v, id, &c, true)?;
             records.push((key, Some(json)));
         }
         self.write_with(&mut slot, records).await?;
@@ -903,12 +838,7 @@ impl Registry {
         for (v, deleted) in &versions {
             let referrers = self.state().referenced_by(subject, *v, false);
             if !*deleted && !referrers.is_empty() {
-                return Err(RegistryError::new(
-                    42206,
-                    format!(
-                        "One or more references exist to the schema {{subject={subject},version={v}}}: ids {referrers:?}"
-                    ),
-                ));
+                return Err(referenced(subject, *v, &referrers));
             }
         }
         let mut records = Vec::new();
@@ -1176,6 +1106,38 @@ fn validate_subject(subject: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// A SCHEMA record's value: `content` as version `version` of `subject`.
+fn schema_record(
+    subject: &str,
+    version: i32,
+    id: i32,
+    content: &SchemaContent,
+    deleted: bool,
+) -> Result<String> {
+    let value = SchemaValue {
+        subject: subject.to_string(),
+        version,
+        id,
+        schema: content.schema.clone(),
+        deleted,
+        schema_type: (content.schema_type != SchemaType::Avro)
+            .then(|| content.schema_type.as_str().to_string()),
+        references: content.references.clone(),
+        metadata: content.metadata.clone(),
+        rule_set: content.rule_set.clone(),
+    };
+    serde_json::to_string(&value).map_err(|e| RegistryError::new(50001, e.to_string()))
+}
+
+fn referenced(subject: &str, version: i32, referrers: &[i32]) -> RegistryError {
+    RegistryError::new(
+        42206,
+        format!(
+            "One or more references exist to the schema {{subject={subject},version={version}}}: ids {referrers:?}"
+        ),
+    )
 }
 
 fn registered_response(id: i32, version: i32, c: &SchemaContent) -> Value {
