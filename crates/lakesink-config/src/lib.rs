@@ -111,6 +111,8 @@ pub enum ConverterKind {
     Json,
     String,
     Bytes,
+    /// `io.confluent.connect.avro.AvroConverter`: Confluent wire format with a Schema Registry.
+    Avro,
 }
 
 /// A converter and its settings.
@@ -120,6 +122,10 @@ pub struct ConverterConfig {
     pub schemas_enable: bool,
     pub decimal_numeric: bool,
     pub replace_null_with_default: bool,
+    /// Schema Registry converters: the registry URLs (credentials taken out of them).
+    pub registry_urls: Vec<String>,
+    /// `user:password` for HTTP basic authentication against the registry.
+    pub registry_basic_auth: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -495,6 +501,7 @@ fn converter_config(
         "json" => ConverterKind::Json,
         "string" => ConverterKind::String,
         "bytes" => ConverterKind::Bytes,
+        "avro" => ConverterKind::Avro,
         _ => return None,
     };
     let empty = BTreeMap::new();
@@ -536,8 +543,58 @@ fn converter_config(
         raw: &raw,
         scope: Scope::Converter,
     };
+    let mut registry_urls = Vec::new();
+    let mut registry_basic_auth = None;
+    if kind == ConverterKind::Avro {
+        let user_info_source = values.choice("basic.auth.credentials.source") == Some("USER_INFO");
+        for url in values
+            .get("schema.registry.url")
+            .unwrap_or_default()
+            .split(',')
+        {
+            let url = url.trim().trim_end_matches('/');
+            if url.is_empty() {
+                continue;
+            }
+            // http://user:password@host:port: the credentials of the URL source.
+            match url.split_once("://").and_then(|(scheme, rest)| {
+                rest.split_once('@')
+                    .map(|(creds, host)| (format!("{scheme}://{host}"), creds.to_string()))
+            }) {
+                Some((plain, creds)) => {
+                    if !user_info_source {
+                        registry_basic_auth = Some(creds);
+                    }
+                    registry_urls.push(plain);
+                }
+                None => registry_urls.push(url.to_string()),
+            }
+        }
+        if registry_urls.is_empty() {
+            errors.push(ConfigError::Missing {
+                key: format!("{role}.schema.registry.url"),
+                hint: "the Schema Registry URL(s) of AvroConverter, e.g. http://registry:8081"
+                    .into(),
+            });
+        }
+        if user_info_source {
+            match values
+                .get("basic.auth.user.info")
+                .filter(|v| v.contains(':'))
+            {
+                Some(info) => registry_basic_auth = Some(info.to_string()),
+                None => errors.push(ConfigError::Missing {
+                    key: format!("{role}.basic.auth.user.info"),
+                    hint: "user:password, required with basic.auth.credentials.source=USER_INFO"
+                        .into(),
+                }),
+            }
+        }
+    }
     Some(ConverterConfig {
         kind,
+        registry_urls,
+        registry_basic_auth,
         schemas_enable: values.bool("schemas.enable"),
         decimal_numeric: values.choice("decimal.format") == Some("NUMERIC"),
         replace_null_with_default: values.bool("replace.null.with.default"),
@@ -750,7 +807,7 @@ pub fn load(worker: &RawConfig, connector: &RawConfig) -> Result<Loaded, ConfigE
     if let Some(vc) = &value_converter {
         let schemaless = match vc.kind {
             ConverterKind::Json => !vc.schemas_enable,
-            ConverterKind::String | ConverterKind::Bytes => false,
+            ConverterKind::String | ConverterKind::Bytes | ConverterKind::Avro => false,
         };
         if schemaless && format.needs_schema() {
             errors.push(ConfigError::Conflict(format!(

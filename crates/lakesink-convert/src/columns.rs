@@ -202,7 +202,7 @@ impl ColumnBuilder {
         }
     }
 
-    fn append_null(&mut self) {
+    pub(crate) fn append_null(&mut self) {
         match self {
             ColumnBuilder::Bool(b) => b.append_null(),
             ColumnBuilder::I8(b) => b.append_null(),

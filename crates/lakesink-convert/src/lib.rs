@@ -4,12 +4,15 @@
 //! batch per run of records sharing a value schema, with the Kafka Connect converters'
 //! semantics: `JsonConverter` (with or without the schema envelope), `StringConverter`,
 //! `ByteArrayConverter`. A record that does not convert is an error naming its topic,
-//! partition and offset. Schema Registry converters plug in here as further
-//! [`ConverterKind`]s.
+//! partition and offset. Confluent's `AvroConverter` reads the wire format (magic byte, schema
+//! id, Avro datum) with writer schemas fetched from a Schema Registry ([`registry_client`]),
+//! the only I/O here.
 //!
 //! Must not touch: Kafka clients, files, storage, offsets bookkeeping.
 
+pub mod avro;
 mod columns;
+pub mod registry_client;
 pub mod schema;
 
 use std::collections::HashMap;
@@ -23,8 +26,10 @@ use lakesink_record::{RawBatch, TopicPartition};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use avro::AvroDecoder;
 use columns::ColumnBuilder;
 pub use columns::ReadOptions;
+use registry_client::RegistryClient;
 pub use schema::{ConnectSchema, ConnectType};
 
 /// How the values of a batch are represented.
@@ -94,7 +99,14 @@ pub struct ValueConverter {
     nulls: NullValues,
     schemas: Vec<Arc<ValueSchema>>,
     by_text: HashMap<String, Arc<ValueSchema>>,
+    /// Schema Registry converters: the client, and each id met so far with its decoder, or
+    /// why records with that id cannot be read (reported at each such record).
+    registry: Option<RegistryClient>,
+    avro: HashMap<u32, Result<AvroEntry, String>>,
 }
+
+/// The value schema and decoder of one Avro writer schema id.
+type AvroEntry = (Arc<ValueSchema>, Arc<AvroDecoder>);
 
 /// The slice of records of one schema being accumulated.
 struct Run {
@@ -122,11 +134,103 @@ const ENVELOPE_HINT: &str = "JsonConverter with schemas.enable requires \"schema
 
 impl ValueConverter {
     pub fn new(config: &ConverterConfig, nulls: NullValues) -> Self {
+        let registry = (config.kind == ConverterKind::Avro)
+            .then(|| {
+                RegistryClient::new(
+                    config.registry_urls.clone(),
+                    config.registry_basic_auth.as_deref(),
+                )
+            })
+            .and_then(|r| match r {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::error!("{e}");
+                    None
+                }
+            });
         ValueConverter {
             config: config.clone(),
             nulls,
             schemas: Vec::new(),
             by_text: HashMap::new(),
+            registry,
+            avro: HashMap::new(),
+        }
+    }
+
+    /// Fetches the writer schemas of a batch's records that are not known yet (Schema
+    /// Registry converters; nothing to do for the others). A registry that stays
+    /// unavailable is an error at the first record needing it.
+    pub async fn prepare(
+        &mut self,
+        tp: &TopicPartition,
+        batch: &RawBatch,
+    ) -> Result<(), ConvertError> {
+        if self.config.kind != ConverterKind::Avro {
+            return Ok(());
+        }
+        for record in batch.iter() {
+            let Some(id) = record.value.and_then(schema_id) else {
+                continue;
+            };
+            if self.avro.contains_key(&id) {
+                continue;
+            }
+            let Some(client) = self.registry.as_mut() else {
+                return Err(ConvertError {
+                    topic: tp.topic.to_string(),
+                    partition: tp.partition,
+                    offset: record.offset,
+                    message: "no Schema Registry client (see the error logged at start-up)".into(),
+                });
+            };
+            let entry = match client.schema(id).await {
+                Ok(w) if w.schema_type != "AVRO" => Err(format!(
+                    "schema id {id} is a {} schema, not Avro",
+                    w.schema_type
+                )),
+                Ok(w) => match AvroDecoder::new(&w.schema, &w.references) {
+                    Ok(d) => {
+                        let schema =
+                            self.intern(ValueKind::Typed, Some(d.connect_schema().clone()));
+                        Ok((schema, Arc::new(d)))
+                    }
+                    Err(e) => Err(format!("schema id {id}: {e}")),
+                },
+                Err(e @ registry_client::RegistryError::Rejected { .. }) => {
+                    Err(format!("schema id {id}: {e}"))
+                }
+                Err(e) => {
+                    return Err(ConvertError {
+                        topic: tp.topic.to_string(),
+                        partition: tp.partition,
+                        offset: record.offset,
+                        message: format!("fetching schema id {id}: {e}"),
+                    });
+                }
+            };
+            self.avro.insert(id, entry);
+        }
+        Ok(())
+    }
+
+    /// The schema and decoder of a Confluent-framed Avro value.
+    fn avro_of(&self, bytes: &[u8]) -> Result<AvroEntry, String> {
+        let Some(id) = schema_id(bytes) else {
+            return Err(match bytes.first() {
+                Some(b) if *b != 0 => format!(
+                    "unknown magic byte {b} (the Confluent wire format starts with 0, then a 4-byte schema id)"
+                ),
+                _ => format!(
+                    "{} bytes: too short for the Confluent wire format (magic byte 0 and a 4-byte schema id)",
+                    bytes.len()
+                ),
+            });
+        };
+        match self.avro.get(&id) {
+            Some(Ok((s, d))) => Ok((s.clone(), d.clone())),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err(format!("schema id {id} was not fetched")),
         }
     }
 
@@ -157,6 +261,8 @@ impl ValueConverter {
             ConverterKind::String => ConnectType::String,
             ConverterKind::Bytes => ConnectType::Bytes,
             ConverterKind::Json => return self.intern(ValueKind::JsonText, None),
+            // Not reached: every Avro value names its own schema (see `avro_of`).
+            ConverterKind::Avro => ConnectType::Bytes,
         };
         self.intern(
             ValueKind::Typed,
@@ -220,7 +326,13 @@ impl ValueConverter {
                 }
             };
             // Decide the schema of this record and the payload to append.
+            let mut decoder = None;
             let (schema, payload): (Arc<ValueSchema>, Option<&str>) = match self.config.kind {
+                ConverterKind::Avro => {
+                    let (s, d) = self.avro_of(bytes).map_err(&err)?;
+                    decoder = Some(d);
+                    (s, None)
+                }
                 ConverterKind::Json if self.config.schemas_enable => {
                     let env: Envelope = serde_json::from_slice(bytes).map_err(|e| {
                         err(format!("invalid JSON envelope ({e}). {ENVELOPE_HINT}"))
@@ -244,6 +356,11 @@ impl ValueConverter {
             }
             let Some(r) = run.as_mut() else { continue };
             match (&mut r.builder, schema.kind) {
+                (RunBuilder::Columns(cols), ValueKind::Typed) if decoder.is_some() => {
+                    if let Some(d) = &decoder {
+                        d.decode_row(&bytes[WIRE_PREFIX..], cols).map_err(&err)?;
+                    }
+                }
                 (RunBuilder::Columns(cols), ValueKind::Typed) => {
                     let Some(connect) = &schema.connect else {
                         continue;
@@ -318,6 +435,17 @@ impl ValueConverter {
     }
 }
 
+/// Magic byte and schema id in front of every Confluent-framed value.
+const WIRE_PREFIX: usize = 5;
+
+/// The schema id of a Confluent-framed value (magic byte 0, big-endian id).
+fn schema_id(bytes: &[u8]) -> Option<u32> {
+    match bytes {
+        [0, a, b, c, d, ..] => Some(u32::from_be_bytes([*a, *b, *c, *d])),
+        _ => None,
+    }
+}
+
 fn new_run(schema: Arc<ValueSchema>, capacity: usize) -> Run {
     let builder = match (&schema.kind, &schema.connect) {
         (ValueKind::JsonText, _) => {
@@ -371,6 +499,8 @@ mod tests {
             schemas_enable: schemas,
             decimal_numeric: false,
             replace_null_with_default: true,
+            registry_urls: Vec::new(),
+            registry_basic_auth: None,
         }
     }
 

@@ -24,6 +24,8 @@ pub(crate) fn convert_raw(
             schemas_enable,
             decimal_numeric: false,
             replace_null_with_default: true,
+            registry_urls: Vec::new(),
+            registry_basic_auth: None,
         },
         NullValues::Fail,
     );

@@ -55,6 +55,8 @@ fn settings_with(
             schemas_enable: true,
             decimal_numeric: false,
             replace_null_with_default: true,
+            registry_urls: Vec::new(),
+            registry_basic_auth: None,
         },
         null_values: NullValues::Fail,
         rotation,

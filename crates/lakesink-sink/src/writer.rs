@@ -335,6 +335,7 @@ impl PartitionWriter {
         let Some(last) = batch.last_offset() else {
             return Ok(());
         };
+        self.converter.prepare(self.log.tp(), &batch).await?;
         let converted = self.converter.convert(self.log.tp(), &batch)?;
         drop(batch);
         for run in converted {

@@ -1,0 +1,222 @@
+//! A Schema Registry client for converters: the writer schema of an id, fetched once and
+//! cached forever (ids are immutable), with its references resolved.
+//!
+//! Own code on `reqwest` rather than a registry client crate: the sink needs two read-only
+//! calls, and the maintained client crates pull their own (older) Avro and Protobuf stacks.
+//! Transient failures (connection errors, HTTP 5xx, timeouts) are retried with backoff,
+//! each logged, for up to [`RETRY_FOR`]; an answer like "schema not found" is final.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde::Deserialize;
+
+/// How long transient registry failures are retried before the task stops.
+pub const RETRY_FOR: Duration = Duration::from_secs(300);
+const FIRST_DELAY: Duration = Duration::from_millis(200);
+const MAX_DELAY: Duration = Duration::from_secs(10);
+
+/// A registered schema as a decoder needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriterSchema {
+    pub id: u32,
+    /// `AVRO`, `JSON` or `PROTOBUF`.
+    pub schema_type: String,
+    pub schema: String,
+    /// (name, schema text) of every referenced schema, dependencies first.
+    pub references: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    /// The registry answered, and the answer is final (e.g. 40403: no such id).
+    #[error("Schema Registry {url}: HTTP {status}: {message}")]
+    Rejected {
+        url: String,
+        status: u16,
+        message: String,
+    },
+    /// The registry could not be reached or kept failing for [`RETRY_FOR`].
+    #[error("Schema Registry unavailable for {waited_s} s ({last})")]
+    Unavailable { waited_s: u64, last: String },
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SchemaBody {
+    schema: String,
+    schema_type: Option<String>,
+    #[serde(default)]
+    references: Vec<ReferenceBody>,
+}
+
+#[derive(Deserialize)]
+struct ReferenceBody {
+    name: String,
+    subject: String,
+    version: i64,
+}
+
+pub struct RegistryClient {
+    http: reqwest::Client,
+    urls: Vec<String>,
+    authorization: Option<String>,
+    cache: HashMap<u32, Arc<WriterSchema>>,
+}
+
+impl RegistryClient {
+    pub fn new(urls: Vec<String>, basic_auth: Option<&str>) -> Result<RegistryClient, String> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| format!("Schema Registry client: {e}"))?;
+        Ok(RegistryClient {
+            http,
+            urls,
+            authorization: basic_auth.map(|creds| {
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(creds)
+                )
+            }),
+            cache: HashMap::new(),
+        })
+    }
+
+    /// Whether `id` is cached already.
+    pub fn knows(&self, id: u32) -> bool {
+        self.cache.contains_key(&id)
+    }
+
+    /// The schema registered under `id`, with its references.
+    pub async fn schema(&mut self, id: u32) -> Result<Arc<WriterSchema>, RegistryError> {
+        if let Some(s) = self.cache.get(&id) {
+            return Ok(s.clone());
+        }
+        let body: SchemaBody = self.get(&format!("/schemas/ids/{id}")).await?;
+        // Depth first, dependencies before dependents, each (subject, version) once.
+        enum Step {
+            Visit(ReferenceBody),
+            Emit(String, String),
+        }
+        let mut references = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut stack: Vec<Step> = body.references.into_iter().rev().map(Step::Visit).collect();
+        while let Some(step) = stack.pop() {
+            match step {
+                Step::Emit(name, text) => references.push((name, text)),
+                Step::Visit(r) => {
+                    if !seen.insert((r.subject.clone(), r.version)) {
+                        continue;
+                    }
+                    let v: SchemaBody = self
+                        .get(&format!(
+                            "/subjects/{}/versions/{}",
+                            encode_path(&r.subject),
+                            r.version
+                        ))
+                        .await?;
+                    stack.push(Step::Emit(r.name, v.schema));
+                    stack.extend(v.references.into_iter().rev().map(Step::Visit));
+                }
+            }
+        }
+        let schema = Arc::new(WriterSchema {
+            id,
+            schema_type: body.schema_type.unwrap_or_else(|| "AVRO".into()),
+            schema: body.schema,
+            references,
+        });
+        self.cache.insert(id, schema.clone());
+        Ok(schema)
+    }
+
+    /// GET with retries across the URLs for transient failures.
+    async fn get<T: for<'de> Deserialize<'de>>(&self, path: &str) -> Result<T, RegistryError> {
+        let started = Instant::now();
+        let mut delay = FIRST_DELAY;
+        loop {
+            let mut last = String::new();
+            for base in &self.urls {
+                let url = format!("{base}{path}");
+                let mut request = self.http.get(&url).header(
+                    "Accept",
+                    "application/vnd.schemaregistry.v1+json, application/vnd.schemaregistry+json, application/json",
+                );
+                if let Some(a) = &self.authorization {
+                    request = request.header("Authorization", a);
+                }
+                match request.send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let bytes = r.bytes().await.map_err(|e| RegistryError::Rejected {
+                            url: url.clone(),
+                            status: 200,
+                            message: format!("reading the body: {e}"),
+                        })?;
+                        return serde_json::from_slice(&bytes).map_err(|e| {
+                            RegistryError::Rejected {
+                                url,
+                                status: 200,
+                                message: format!("unexpected body: {e}"),
+                            }
+                        });
+                    }
+                    Ok(r) if r.status().is_server_error() => {
+                        last = format!("{url}: HTTP {}", r.status());
+                    }
+                    Ok(r) => {
+                        let status = r.status().as_u16();
+                        let text = r.text().await.unwrap_or_default();
+                        let message = serde_json::from_str::<serde_json::Value>(&text)
+                            .ok()
+                            .and_then(|v| {
+                                v.get("message").and_then(|m| m.as_str()).map(String::from)
+                            })
+                            .unwrap_or(text);
+                        return Err(RegistryError::Rejected {
+                            url,
+                            status,
+                            message,
+                        });
+                    }
+                    Err(e) => last = format!("{url}: {e}"),
+                }
+            }
+            if started.elapsed() >= RETRY_FOR {
+                return Err(RegistryError::Unavailable {
+                    waited_s: started.elapsed().as_secs(),
+                    last,
+                });
+            }
+            tracing::warn!(
+                retry_in_ms = delay.as_millis() as u64,
+                "Schema Registry unavailable, retrying: {last}"
+            );
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(MAX_DELAY);
+        }
+    }
+}
+
+/// Percent-encodes a subject for a URL path (subjects may hold `/`, spaces, ...).
+fn encode_path(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn subjects_are_encoded_for_paths() {
+        assert_eq!(super::encode_path("a/b c-value"), "a%2Fb%20c-value");
+    }
+}

@@ -1,0 +1,157 @@
+"""AvroConverter end to end: records produced by confluent-kafka's AvroSerializer against
+`lakesink registry` are written to HDFS as Parquet and Avro files whose values, read back
+with pyarrow and fastavro, equal what was produced; a schema change starts a new file; a
+record that is not in the Confluent wire format stops the task naming its offset."""
+import datetime
+import decimal
+import io
+import json
+
+import fastavro
+import pyarrow.parquet as pq
+from confluent_kafka import Producer
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+from conftest import (Lakesink, committed_files, connector_props, create_topic, read_bytes, unique, wait_until,
+                      worker_props)
+from registry_support import registries  # noqa: F401  (fixture)
+
+ORDER_V1 = {
+    "type": "record", "name": "Order", "namespace": "com.acme",
+    "fields": [
+        {"name": "id", "type": "long"},
+        {"name": "customer", "type": {"type": "record", "name": "Customer", "fields": [
+            {"name": "name", "type": "string"},
+            {"name": "tier", "type": {"type": "enum", "name": "Tier", "symbols": ["GOLD", "SILVER"]}},
+        ]}},
+        {"name": "items", "type": {"type": "array", "items": "string"}},
+        {"name": "attributes", "type": {"type": "map", "values": ["null", "long"]}},
+        {"name": "note", "type": ["null", "string"], "default": None},
+        {"name": "amount", "type": {"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 2}},
+        {"name": "day", "type": {"type": "int", "logicalType": "date"}},
+        {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+        {"name": "ratio", "type": "double"},
+        {"name": "flag", "type": "boolean"},
+    ],
+}
+# Version 2 adds an optional field: BACKWARD compatible, a new writer schema id.
+ORDER_V2 = {**ORDER_V1, "fields": ORDER_V1["fields"] + [{"name": "channel", "type": ["null", "string"], "default": None}]}
+
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def order(i, v2=False):
+    o = {
+        "id": i,
+        "customer": {"name": f"customer-{i % 7}", "tier": "GOLD" if i % 2 else "SILVER"},
+        "items": [f"sku-{i}", f"sku-{i + 1}"][: i % 3],
+        "attributes": {"a": i, "b": None} if i % 4 else {},
+        "note": None if i % 5 else f"note {i}",
+        "amount": decimal.Decimal(i * 7 % 100000) / 100,
+        "day": datetime.date(2026, 1, 1) + datetime.timedelta(days=i % 300),
+        "at": EPOCH + datetime.timedelta(milliseconds=1_700_000_000_000 + i * 1000),
+        "ratio": i / 8,
+        "flag": i % 3 == 0,
+    }
+    if v2:
+        o["channel"] = "web" if i % 2 else None
+    return o
+
+
+def produce_orders(kafka, url, topic, orders_v1, orders_v2, extra_raw=None):
+    """Produces v1 then v2 records to partition 0 and returns [(offset, value)]."""
+    client = SchemaRegistryClient({"url": url})
+    ser = {1: AvroSerializer(client, json.dumps(ORDER_V1)),
+           2: AvroSerializer(client, json.dumps(ORDER_V2))}
+    producer = Producer({"bootstrap.servers": kafka})
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    produced = []
+    for version, values in ((1, orders_v1), (2, orders_v2)):
+        for v in values:
+            producer.produce(topic, value=ser[version](v, ctx), partition=0)
+            produced.append(v)
+    if extra_raw is not None:
+        producer.produce(topic, value=extra_raw, partition=0)
+    assert producer.flush(30) == 0
+    return produced, client
+
+
+def test_avro_converter_writes_parquet_and_avro_read_back_record_by_record(kafka, hdfs, hdfs_url, lakesink_bin,
+                                                                             workdir, registries):  # noqa: F811
+    reg = registries(leader=True)
+    topic = unique("avro-in")
+    create_topic(kafka, topic, 1)
+    v1 = [order(i) for i in range(250)]
+    v2 = [order(250 + i, v2=True) for i in range(250)]
+    produced, client = produce_orders(kafka, reg.url, topic, v1, v2)
+    assert client.get_latest_version(f"{topic}-value").version == 2
+    worker = worker_props(kafka, converter="io.confluent.connect.avro.AvroConverter", schemas=False)
+    worker.pop("value.converter.schemas.enable")
+    worker["value.converter.schema.registry.url"] = reg.url
+    for fmt, ext in (("io.confluent.connect.hdfs3.parquet.ParquetFormat", "parquet"),
+                     ("io.confluent.connect.hdfs3.avro.AvroFormat", "avro")):
+        root = f"/{unique('lake')}"
+        connector = connector_props(unique("avro-sink"), topic, hdfs_url, root, flush__size=100,
+                                    format__class=fmt)
+        sink = Lakesink(lakesink_bin, workdir, worker, connector, name=f"avro-{ext}")
+        # Two full v1 files, the v1 tail committed by the schema change at offset 250, two
+        # full v2 files; the graceful stop commits the last 50.
+        wait_until(lambda: sum(e - s + 1 for s, e, _ in committed_files(hdfs, root, topic).get(0, [])) >= 450,
+                   120, f"{ext} files of 450 records", sink)
+        assert sink.stop() == 0, sink.output()[-3000:]
+        files = committed_files(hdfs, root, topic)[0]
+        assert [(s, e) for s, e, _ in files] == [(0, 99), (100, 199), (200, 249), (250, 349), (350, 449),
+                                                  (450, 499)]
+        rows = []
+        for _, _, path in files:
+            assert path.endswith("." + ext), path
+            data = read_bytes(hdfs, path)
+            if ext == "parquet":
+                table = pq.read_table(io.BytesIO(data))
+                rows.extend(table.to_pylist())
+            else:
+                reader = fastavro.reader(io.BytesIO(data))
+                rows.extend(reader)
+        assert len(rows) == len(produced)
+        for i, (got, want) in enumerate(zip(rows, produced)):
+            assert got["id"] == want["id"], i
+            assert got["customer"]["name"] == want["customer"]["name"], i
+            assert got["customer"]["tier"] == want["customer"]["tier"], i
+            assert list(got["items"]) == want["items"], i
+            got_attrs = dict(got["attributes"]) if got["attributes"] is not None else {}
+            assert got_attrs == want["attributes"], i
+            assert got["note"] == want["note"], i
+            # Logical types arrive typed: decimal, date and UTC timestamp, not strings or numbers.
+            assert isinstance(got["amount"], decimal.Decimal) and got["amount"] == want["amount"], (i, got["amount"])
+            assert type(got["day"]) is datetime.date and got["day"] == want["day"], (i, got["day"])
+            assert isinstance(got["at"], datetime.datetime) and got["at"] == want["at"], (i, got["at"])
+            assert got["ratio"] == want["ratio"], i
+            assert got["flag"] == want["flag"], i
+            if i >= 250:
+                assert got["channel"] == want["channel"], i
+            else:
+                assert "channel" not in got, i
+
+
+def test_a_record_outside_the_wire_format_stops_the_task_naming_it(kafka, hdfs, hdfs_url, lakesink_bin, workdir,
+                                                                   registries):  # noqa: F811
+    reg = registries(leader=True)
+    topic = unique("avro-bad")
+    create_topic(kafka, topic, 1)
+    produce_orders(kafka, reg.url, topic, [order(i) for i in range(10)], [], extra_raw=b"\x07garbage")
+    root = f"/{unique('lake')}"
+    worker = worker_props(kafka, converter="io.confluent.connect.avro.AvroConverter", schemas=False)
+    worker.pop("value.converter.schemas.enable")
+    worker["value.converter.schema.registry.url"] = reg.url
+    connector = connector_props(unique("avro-bad"), topic, hdfs_url, root, flush__size=5,
+                                format__class="io.confluent.connect.hdfs3.parquet.ParquetFormat")
+    sink = Lakesink(lakesink_bin, workdir, worker, connector)
+    wait_until(lambda: not sink.alive(), 90, "the task to stop on the bad record", sink)
+    log = sink.output()
+    assert sink.proc.returncode != 0, log[-3000:]
+    assert f"{topic}-0 offset 10" in log and "unknown magic byte 7" in log, log[-3000:]
+    # Nothing at or after the bad record is committed.
+    files = committed_files(hdfs, root, topic).get(0, [])
+    assert all(e < 10 for _, e, _ in files), files
