@@ -6,6 +6,7 @@ import datetime
 import decimal
 import io
 import json
+import time
 
 import fastavro
 import pyarrow.parquet as pq
@@ -155,3 +156,51 @@ def test_a_record_outside_the_wire_format_stops_the_task_naming_it(kafka, hdfs, 
     # Nothing at or after the bad record is committed.
     files = committed_files(hdfs, root, topic).get(0, [])
     assert all(e < 10 for _, e, _ in files), files
+
+
+def test_registry_down_for_30_s_loses_nothing(kafka, hdfs, hdfs_url, lakesink_bin, workdir,
+                                              registries):  # noqa: F811
+    """Records whose writer schema the sink has not fetched yet arrive while the registry is
+    down for 30 s: the sink retries (logging each retry), then writes every record once, and
+    no record is reported as bad."""
+    reg = registries(leader=True)
+    topic = unique("avro-down")
+    create_topic(kafka, topic, 1)
+    client = SchemaRegistryClient({"url": reg.url})
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    v1, v2 = AvroSerializer(client, json.dumps(ORDER_V1)), AvroSerializer(client, json.dumps(ORDER_V2))
+    first = [v1(order(i), ctx) for i in range(100)]
+    # v2 is registered now, but its records are produced only once the registry is down.
+    second = [v2(order(100 + i, v2=True), ctx) for i in range(100)]
+    producer = Producer({"bootstrap.servers": kafka})
+    for value in first:
+        producer.produce(topic, value=value, partition=0)
+    assert producer.flush(30) == 0
+    root = f"/{unique('lake')}"
+    worker = worker_props(kafka, converter="io.confluent.connect.avro.AvroConverter", schemas=False)
+    worker.pop("value.converter.schemas.enable")
+    worker["value.converter.schema.registry.url"] = reg.url
+    connector = connector_props(unique("avro-down"), topic, hdfs_url, root, flush__size=50,
+                                format__class="io.confluent.connect.hdfs3.parquet.ParquetFormat")
+    sink = Lakesink(lakesink_bin, workdir, worker, connector)
+    covered = lambda: sum(e - s + 1 for s, e, _ in committed_files(hdfs, root, topic).get(0, []))  # noqa: E731
+    wait_until(lambda: covered() >= 100, 90, "the first 100 records", sink)
+    port, store_topic, group = reg.port, reg.topic, reg.group
+    assert reg.stop() == 0
+    down_at = time.time()
+    for value in second:
+        producer.produce(topic, value=value, partition=0)
+    assert producer.flush(30) == 0
+    wait_until(lambda: "Schema Registry unavailable, retrying" in sink.output(), 60, "a logged retry", sink)
+    time.sleep(max(0.0, 30 - (time.time() - down_at)))
+    assert covered() == 100, "records were written without their schema"
+    registries(topic=store_topic, group=group, port=port, leader=True)
+    wait_until(lambda: covered() >= 200, 120, "the records after the outage", sink)
+    assert sink.alive(), "the task stopped during the outage"
+    assert sink.stop() == 0, sink.output()[-3000:]
+    files = committed_files(hdfs, root, topic)[0]
+    assert [(s, e) for s, e, _ in files] == [(0, 49), (50, 99), (100, 149), (150, 199)], files
+    ids = []
+    for _, _, path in files:
+        ids.extend(pq.read_table(io.BytesIO(read_bytes(hdfs, path))).column("id").to_pylist())
+    assert ids == list(range(200))
