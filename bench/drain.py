@@ -17,6 +17,9 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from hdfs_native import Client
 
 COMMITTED = re.compile(r"^.+\+(\d+)\+(\d+)\+(\d+)(\.\w+)?$")
+# The worker's value converter: JSON values with a schema envelope.
+JSON_VALUES = {"value.converter": "org.apache.kafka.connect.json.JsonConverter",
+               "value.converter.schemas.enable": "true"}
 
 SCHEMA = {
     "type": "struct", "name": "bench.Event", "optional": False, "fields": [
@@ -109,14 +112,17 @@ def run_raw(raw_bin, bootstrap, topic, n):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def write_configs(workdir, bootstrap, name, topic, store_url, settings):
-    """Writes the worker file and a connector file (JSON values with schemas, `settings` on
-    top of the common keys); returns their paths."""
+def write_configs(workdir, bootstrap, name, topic, store_url, settings, values=JSON_VALUES):
+    """Writes the worker file (`values`: the value converter's settings, JSON values with
+    schemas by default) and a connector file (`settings` on top of the common keys); returns
+    their paths."""
     worker = os.path.join(workdir, "worker.properties")
     connector = os.path.join(workdir, f"{name}.properties")
     with open(worker, "w") as f:
-        f.write(f"bootstrap.servers={bootstrap}\nvalue.converter=org.apache.kafka.connect.json.JsonConverter\n"
-                "value.converter.schemas.enable=true\nkey.converter=org.apache.kafka.connect.storage.StringConverter\n")
+        f.write(f"bootstrap.servers={bootstrap}\n")
+        for k, v in values.items():
+            f.write(f"{k}={v}\n")
+        f.write("key.converter=org.apache.kafka.connect.storage.StringConverter\n")
     with open(connector, "w") as f:
         f.write(f"name={name}\nconnector.class=io.confluent.connect.hdfs3.Hdfs3SinkConnector\ntopics={topic}\n"
                 f"store.url={store_url}\nconsumer.override.auto.offset.reset=earliest\n")
@@ -125,11 +131,13 @@ def write_configs(workdir, bootstrap, name, topic, store_url, settings):
     return worker, connector
 
 
-def run_lakesink(lakesink_bin, bootstrap, hdfs_url, hdfs, topic, n, fmt, flush_size, workdir):
+def run_lakesink(lakesink_bin, bootstrap, hdfs_url, hdfs, topic, n, fmt, flush_size, workdir, values=JSON_VALUES):
+    """Runs `lakesink standalone` until files covering `n` records are committed; `values` are
+    the worker's value converter settings (see write_configs)."""
     root = f"/bench-{uuid.uuid4().hex[:8]}"
     name = f"bench-{fmt}-{uuid.uuid4().hex[:6]}"
     worker, connector = write_configs(workdir, bootstrap, name, topic, f"{hdfs_url}{root}",
-                                      {"flush.size": flush_size, "format.class": fmt})
+                                      {"flush.size": flush_size, "format.class": fmt}, values)
     log = open(os.path.join(workdir, f"{name}.log"), "wb")
     env = dict(os.environ, LAKESINK_LOG="warn")
     t0 = time.time()
@@ -146,7 +154,7 @@ def run_lakesink(lakesink_bin, bootstrap, hdfs_url, hdfs, topic, n, fmt, flush_s
     proc.terminate()
     proc.wait(60)
     files, size = files_and_bytes(hdfs, base)
-    return {"seconds": seconds, "peak_rss_kib": rss, "files": files, "file_bytes": size}
+    return {"seconds": seconds, "peak_rss_kib": rss, "files": files, "file_bytes": size, "base": base}
 
 
 def main():
