@@ -61,6 +61,14 @@ def order(i, v2=False):
     return o
 
 
+def avro_worker(kafka, registry_url):
+    """Worker settings reading values with AvroConverter from `registry_url`."""
+    worker = worker_props(kafka, converter="io.confluent.connect.avro.AvroConverter")
+    worker.pop("value.converter.schemas.enable")
+    worker["value.converter.schema.registry.url"] = registry_url
+    return worker
+
+
 def produce_orders(kafka, url, topic, orders_v1, orders_v2, extra_raw=None):
     """Produces v1 then v2 records to partition 0 and returns [(offset, value)]."""
     client = SchemaRegistryClient({"url": url})
@@ -88,9 +96,7 @@ def test_avro_converter_writes_parquet_and_avro_read_back_record_by_record(kafka
     v2 = [order(250 + i, v2=True) for i in range(250)]
     produced, client = produce_orders(kafka, reg.url, topic, v1, v2)
     assert client.get_latest_version(f"{topic}-value").version == 2
-    worker = worker_props(kafka, converter="io.confluent.connect.avro.AvroConverter", schemas=False)
-    worker.pop("value.converter.schemas.enable")
-    worker["value.converter.schema.registry.url"] = reg.url
+    worker = avro_worker(kafka, reg.url)
     for fmt, ext in (("io.confluent.connect.hdfs3.parquet.ParquetFormat", "parquet"),
                      ("io.confluent.connect.hdfs3.avro.AvroFormat", "avro")):
         root = f"/{unique('lake')}"
@@ -143,9 +149,7 @@ def test_a_record_outside_the_wire_format_stops_the_task_naming_it(kafka, hdfs, 
     create_topic(kafka, topic, 1)
     produce_orders(kafka, reg.url, topic, [order(i) for i in range(10)], [], extra_raw=b"\x07garbage")
     root = f"/{unique('lake')}"
-    worker = worker_props(kafka, converter="io.confluent.connect.avro.AvroConverter", schemas=False)
-    worker.pop("value.converter.schemas.enable")
-    worker["value.converter.schema.registry.url"] = reg.url
+    worker = avro_worker(kafka, reg.url)
     connector = connector_props(unique("avro-bad"), topic, hdfs_url, root, flush__size=5,
                                 format__class="io.confluent.connect.hdfs3.parquet.ParquetFormat")
     sink = Lakesink(lakesink_bin, workdir, worker, connector)
@@ -177,9 +181,7 @@ def test_registry_down_for_30_s_loses_nothing(kafka, hdfs, hdfs_url, lakesink_bi
         producer.produce(topic, value=value, partition=0)
     assert producer.flush(30) == 0
     root = f"/{unique('lake')}"
-    worker = worker_props(kafka, converter="io.confluent.connect.avro.AvroConverter", schemas=False)
-    worker.pop("value.converter.schemas.enable")
-    worker["value.converter.schema.registry.url"] = reg.url
+    worker = avro_worker(kafka, reg.url)
     connector = connector_props(unique("avro-down"), topic, hdfs_url, root, flush__size=50,
                                 format__class="io.confluent.connect.hdfs3.parquet.ParquetFormat")
     sink = Lakesink(lakesink_bin, workdir, worker, connector)
