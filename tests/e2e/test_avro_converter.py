@@ -206,3 +206,23 @@ def test_registry_down_for_30_s_loses_nothing(kafka, hdfs, hdfs_url, lakesink_bi
     for _, _, path in files:
         ids.extend(pq.read_table(io.BytesIO(read_bytes(hdfs, path))).column("id").to_pylist())
     assert ids == list(range(200))
+
+
+def test_a_stop_during_a_registry_outage_is_prompt(kafka, hdfs, hdfs_url, lakesink_bin, workdir,
+                                                   registries):  # noqa: F811
+    """SIGTERM while the sink retries an unreachable registry ends the process within
+    seconds, not after the retry window, and commits nothing it could not decode."""
+    reg = registries(leader=True)
+    topic = unique("avro-stop")
+    create_topic(kafka, topic, 1)
+    produce_orders(kafka, reg.url, topic, [order(i) for i in range(20)], [])
+    assert reg.stop() == 0
+    root = f"/{unique('lake')}"
+    connector = connector_props(unique("avro-stop"), topic, hdfs_url, root, flush__size=5,
+                                format__class="io.confluent.connect.hdfs3.parquet.ParquetFormat")
+    sink = Lakesink(lakesink_bin, workdir, avro_worker(kafka, reg.url), connector)
+    wait_until(lambda: "Schema Registry unavailable, retrying" in sink.output(), 60, "a logged retry", sink)
+    started = time.time()
+    sink.stop(timeout=60)
+    assert time.time() - started < 30, sink.output()[-3000:]
+    assert committed_files(hdfs, root, topic).get(0, []) == []

@@ -158,6 +158,14 @@ impl ValueConverter {
         }
     }
 
+    /// Makes registry retries give up once `stop` is set (the process is stopping).
+    pub fn give_up_when(mut self, stop: Arc<std::sync::atomic::AtomicBool>) -> Self {
+        if let Some(r) = self.registry.as_mut() {
+            r.give_up_when(stop);
+        }
+        self
+    }
+
     /// Fetches the writer schemas of a batch's records that are not known yet (Schema
     /// Registry converters; nothing to do for the others). A registry that stays
     /// unavailable is an error at the first record needing it.

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -64,6 +65,7 @@ pub struct RegistryClient {
     urls: Vec<String>,
     authorization: Option<String>,
     cache: HashMap<u32, Arc<WriterSchema>>,
+    give_up: Arc<AtomicBool>,
 }
 
 impl RegistryClient {
@@ -82,7 +84,13 @@ impl RegistryClient {
                 )
             }),
             cache: HashMap::new(),
+            give_up: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// Retries stop (as unavailable) once `flag` is set, e.g. when the process stops.
+    pub fn give_up_when(&mut self, flag: Arc<AtomicBool>) {
+        self.give_up = flag;
     }
 
     /// Whether `id` is cached already.
@@ -184,7 +192,7 @@ impl RegistryClient {
                     Err(e) => last = format!("{url}: {e}"),
                 }
             }
-            if started.elapsed() >= RETRY_FOR {
+            if started.elapsed() >= RETRY_FOR || self.give_up.load(Ordering::SeqCst) {
                 return Err(RegistryError::Unavailable {
                     waited_s: started.elapsed().as_secs(),
                     last,
@@ -194,7 +202,11 @@ impl RegistryClient {
                 retry_in_ms = delay.as_millis() as u64,
                 "Schema Registry unavailable, retrying: {last}"
             );
-            tokio::time::sleep(delay).await;
+            // Sleeps in short steps, so a stop is noticed at once.
+            let until = Instant::now() + delay;
+            while Instant::now() < until && !self.give_up.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(50).min(until - Instant::now())).await;
+            }
             delay = (delay * 2).min(MAX_DELAY);
         }
     }
@@ -215,8 +227,41 @@ fn encode_path(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn subjects_are_encoded_for_paths() {
-        assert_eq!(super::encode_path("a/b c-value"), "a%2Fb%20c-value");
+        assert_eq!(encode_path("a/b c-value"), "a%2Fb%20c-value");
+    }
+
+    #[tokio::test]
+    async fn retries_against_an_unreachable_registry_end_when_told_to() {
+        // Nothing listens on this port: every attempt is refused, a transient failure.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let mut client =
+            RegistryClient::new(vec![format!("http://127.0.0.1:{closed}")], None).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        client.give_up_when(stop.clone());
+        let setter = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            setter.store(true, Ordering::SeqCst);
+        });
+        let started = Instant::now();
+        let result = client.schema(1).await;
+        assert!(
+            matches!(result, Err(RegistryError::Unavailable { .. })),
+            "{result:?}"
+        );
+        // Retried (the first delay is 200 ms) and gave up soon after the flag.
+        assert!(started.elapsed() >= Duration::from_millis(700));
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

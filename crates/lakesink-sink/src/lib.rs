@@ -49,6 +49,9 @@ pub struct SinkSettings {
     pub budget: Arc<Budget>,
     pub retry_backoff_ms: u64,
     pub shutdown_timeout_ms: u64,
+    /// Set when the process is stopping: waits that would outlast a graceful stop (such as
+    /// retries against an unavailable Schema Registry) give up.
+    pub stopping: Arc<std::sync::atomic::AtomicBool>,
     pub offset_out_of_range: OffsetOutOfRange,
     /// Who writes: host, process and task, recorded in every commit record.
     pub owner: String,
@@ -94,6 +97,7 @@ impl SinkSettings {
             budget,
             retry_backoff_ms: config.retry_backoff_ms,
             shutdown_timeout_ms: config.shutdown_timeout_ms,
+            stopping: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             offset_out_of_range: config.offset_out_of_range,
             owner,
         })

@@ -65,6 +65,7 @@ fn settings_with(
         budget,
         retry_backoff_ms: 10,
         shutdown_timeout_ms: 1000,
+        stopping: Default::default(),
         offset_out_of_range: OffsetOutOfRange::Earliest,
         owner: "test".into(),
     })

@@ -286,7 +286,8 @@ impl PartitionWriter {
             settings.owner.clone(),
         )
         .await?;
-        let converter = ValueConverter::new(&settings.value_converter, settings.null_values);
+        let converter = ValueConverter::new(&settings.value_converter, settings.null_values)
+            .give_up_when(settings.stopping.clone());
         let rotation = settings.rotation_for(&log.tp().topic);
         let share = Share::join(settings.budget.clone());
         Ok((

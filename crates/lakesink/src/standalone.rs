@@ -63,7 +63,10 @@ pub fn run(connectors: Vec<Loaded>) -> Result<()> {
             );
             let settings = SinkSettings::from_config(&config, store.clone(), owner, budget.clone())
                 .map_err(|e| anyhow::anyhow!("connector {}: {e}", config.name))?;
-            let settings = Arc::new(settings);
+            let settings = Arc::new(SinkSettings {
+                stopping: stop.clone(),
+                ..settings
+            });
             let (config, stop, handle) = (config.clone(), stop.clone(), runtime.handle().clone());
             let name = format!("{}-task-{task_id}", config.name);
             let thread = std::thread::Builder::new()
