@@ -13,22 +13,8 @@ use std::collections::{HashMap, HashSet};
 
 use crate::schema::json::{Draft, Json, JsonSchema, Location};
 
-macro_rules! difference_types {
-    ($($name:ident),* $(,)?) => {
-        /// The kinds of difference Confluent's JSON Schema diff reports (its names).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
-        pub enum DifferenceType { $($name),* }
-
-        impl DifferenceType {
-            pub fn as_str(self) -> &'static str {
-                match self { $(DifferenceType::$name => stringify!($name)),* }
-            }
-        }
-    };
-}
-
 difference_types!(
+    "The kinds of difference Confluent's JSON Schema diff reports (its names).",
     ID_CHANGED,
     DESCRIPTION_CHANGED,
     TITLE_CHANGED,

@@ -1,5 +1,22 @@
 //! Compatibility checks between schema versions, per Confluent's levels.
 
+/// Defines `DifferenceType`, the difference kinds a checker reports under Confluent's names,
+/// with `as_str` giving the name (shared by the JSON Schema and Protobuf checkers).
+macro_rules! difference_types {
+    ($doc:literal, $($name:ident),* $(,)?) => {
+        #[doc = $doc]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+        pub enum DifferenceType { $($name),* }
+
+        impl DifferenceType {
+            pub fn as_str(self) -> &'static str {
+                match self { $(DifferenceType::$name => stringify!($name)),* }
+            }
+        }
+    };
+}
+
 pub mod avro;
 pub mod json;
 pub mod protobuf;

@@ -18,22 +18,8 @@ use prost_reflect::{EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor, Sy
 
 use crate::schema::protobuf::ProtobufSchema;
 
-macro_rules! difference_types {
-    ($($name:ident),* $(,)?) => {
-        /// The kinds of difference Confluent's Protobuf diff reports (its names).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
-        pub enum DifferenceType { $($name),* }
-
-        impl DifferenceType {
-            pub fn as_str(self) -> &'static str {
-                match self { $(DifferenceType::$name => stringify!($name)),* }
-            }
-        }
-    };
-}
-
 difference_types!(
+    "The kinds of difference Confluent's Protobuf diff reports (its names).",
     PACKAGE_CHANGED,
     MESSAGE_ADDED,
     MESSAGE_REMOVED,
