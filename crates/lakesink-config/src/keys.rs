@@ -281,14 +281,14 @@ pub const CONVERTERS: &[Choice] = &[
         "avro",
         &["io.confluent.connect.avro.AvroConverter", "AvroConverter"],
     ),
-    pending(
+    choice(
         "json-schema",
         &[
             "io.confluent.connect.json.JsonSchemaConverter",
             "JsonSchemaConverter",
         ],
     ),
-    pending(
+    choice(
         "protobuf",
         &[
             "io.confluent.connect.protobuf.ProtobufConverter",
@@ -1256,7 +1256,7 @@ pub static KEYS: &[KeyDef] = &[
         List,
         Unset,
         S,
-        "AvroConverter: Schema Registry URLs (tried in order); required. Each record's writer schema is fetched once by the id in its prefix and cached.",
+        "Schema Registry converters (Avro, JSON Schema, Protobuf): Schema Registry URLs (tried in order); required. Each record's writer schema is fetched once by the id in its prefix and cached.",
     ),
     key(
         "basic.auth.credentials.source",
@@ -1269,7 +1269,7 @@ pub static KEYS: &[KeyDef] = &[
         ]),
         Value("URL"),
         S,
-        "AvroConverter: where the registry's HTTP basic credentials come from: `user:password@` in the URL, or `basic.auth.user.info`.",
+        "Schema Registry converters: where the registry's HTTP basic credentials come from: `user:password@` in the URL, or `basic.auth.user.info`.",
     ),
     key(
         "basic.auth.user.info",
@@ -1278,7 +1278,7 @@ pub static KEYS: &[KeyDef] = &[
         String,
         Unset,
         S,
-        "AvroConverter: `user:password` for the registry, with basic.auth.credentials.source=USER_INFO.",
+        "Schema Registry converters: `user:password` for the registry, with basic.auth.credentials.source=USER_INFO.",
     ),
     key(
         "auto.register.schemas",

@@ -113,6 +113,20 @@ pub enum ConverterKind {
     Bytes,
     /// `io.confluent.connect.avro.AvroConverter`: Confluent wire format with a Schema Registry.
     Avro,
+    /// `io.confluent.connect.json.JsonSchemaConverter`.
+    JsonSchema,
+    /// `io.confluent.connect.protobuf.ProtobufConverter`.
+    Protobuf,
+}
+
+impl ConverterKind {
+    /// Whether values carry a Schema Registry id (Confluent's wire format).
+    pub fn uses_registry(self) -> bool {
+        matches!(
+            self,
+            ConverterKind::Avro | ConverterKind::JsonSchema | ConverterKind::Protobuf
+        )
+    }
 }
 
 /// A converter and its settings.
@@ -502,6 +516,8 @@ fn converter_config(
         "string" => ConverterKind::String,
         "bytes" => ConverterKind::Bytes,
         "avro" => ConverterKind::Avro,
+        "json-schema" => ConverterKind::JsonSchema,
+        "protobuf" => ConverterKind::Protobuf,
         _ => return None,
     };
     let empty = BTreeMap::new();
@@ -545,7 +561,7 @@ fn converter_config(
     };
     let mut registry_urls = Vec::new();
     let mut registry_basic_auth = None;
-    if kind == ConverterKind::Avro {
+    if kind.uses_registry() {
         let user_info_source = values.choice("basic.auth.credentials.source") == Some("USER_INFO");
         for url in values
             .get("schema.registry.url")
@@ -573,7 +589,7 @@ fn converter_config(
         if registry_urls.is_empty() {
             errors.push(ConfigError::Missing {
                 key: format!("{role}.schema.registry.url"),
-                hint: "the Schema Registry URL(s) of AvroConverter, e.g. http://registry:8081"
+                hint: "the Schema Registry URL(s) of the converter, e.g. http://registry:8081"
                     .into(),
             });
         }
@@ -807,7 +823,11 @@ pub fn load(worker: &RawConfig, connector: &RawConfig) -> Result<Loaded, ConfigE
     if let Some(vc) = &value_converter {
         let schemaless = match vc.kind {
             ConverterKind::Json => !vc.schemas_enable,
-            ConverterKind::String | ConverterKind::Bytes | ConverterKind::Avro => false,
+            ConverterKind::String
+            | ConverterKind::Bytes
+            | ConverterKind::Avro
+            | ConverterKind::JsonSchema
+            | ConverterKind::Protobuf => false,
         };
         if schemaless && format.needs_schema() {
             errors.push(ConfigError::Conflict(format!(

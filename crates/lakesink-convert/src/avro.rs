@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value};
 
+use crate::RowDecoder;
 use crate::columns::ColumnBuilder;
 use crate::schema::{ConnectSchema, ConnectType, DATE, DECIMAL, Logical, TIME, TIMESTAMP};
 
@@ -167,11 +168,9 @@ impl AvroDecoder {
         &self.connect
     }
 
-    /// Decodes one datum and appends it as one row: for a schema whose Connect type is a
-    /// STRUCT (a record, or a general union), `columns` holds one builder per top-level field
-    /// (built with `ColumnBuilder::new(field schema)`), in field order; otherwise one builder.
-    /// Errors name the field path and what was wrong (truncated input, bad union index,
-    /// trailing bytes...). After an error the builders may hold part of the row: discard them.
+    /// Decodes one datum and appends it as one row (see [`RowDecoder::decode_row`]). Errors
+    /// name the field path and what was wrong (truncated input, bad union index, trailing
+    /// bytes...).
     pub(crate) fn decode_row(
         &self,
         payload: &[u8],
@@ -241,6 +240,15 @@ impl AvroDecoder {
                 None => Err(fail("no column builder given".into())),
             },
         }
+    }
+}
+
+impl RowDecoder for AvroDecoder {
+    fn connect_schema(&self) -> &ConnectSchema {
+        &self.connect
+    }
+    fn decode_row(&self, payload: &[u8], columns: &mut [ColumnBuilder]) -> Result<(), String> {
+        AvroDecoder::decode_row(self, payload, columns)
     }
 }
 

@@ -12,6 +12,8 @@
 
 pub mod avro;
 mod columns;
+pub mod json_schema;
+pub mod protobuf;
 pub mod registry_client;
 pub mod schema;
 
@@ -29,6 +31,8 @@ use serde_json::value::RawValue;
 use avro::AvroDecoder;
 use columns::ColumnBuilder;
 pub use columns::ReadOptions;
+use json_schema::JsonSchemaDecoder;
+use protobuf::ProtobufFile;
 use registry_client::RegistryClient;
 pub use schema::{ConnectSchema, ConnectType};
 
@@ -102,11 +106,33 @@ pub struct ValueConverter {
     /// Schema Registry converters: the client, and each id met so far with its decoder, or
     /// why records with that id cannot be read (reported at each such record).
     registry: Option<RegistryClient>,
-    avro: HashMap<u32, Result<AvroEntry, String>>,
+    registered: HashMap<u32, Result<Registered, String>>,
 }
 
-/// The value schema and decoder of one Avro writer schema id.
-type AvroEntry = (Arc<ValueSchema>, Arc<AvroDecoder>);
+/// A compiled writer schema: decodes the payload of one framed value into one row.
+pub(crate) trait RowDecoder: Send + Sync {
+    /// The Connect schema Confluent's converter gives values of this writer schema.
+    fn connect_schema(&self) -> &ConnectSchema;
+    /// Appends one value as one row: for a STRUCT schema, `columns` holds one builder per
+    /// top-level field (made with `ColumnBuilder::new(field schema)`), in field order;
+    /// otherwise one builder. After an error the builders may hold part of the row.
+    fn decode_row(&self, payload: &[u8], columns: &mut [ColumnBuilder]) -> Result<(), String>;
+}
+
+/// The value schema and decoder of one writer schema (and Protobuf message).
+type Compiled = (Arc<ValueSchema>, Arc<dyn RowDecoder>);
+
+/// What a Schema Registry id stands for, once fetched and compiled.
+enum Registered {
+    /// Avro and JSON Schema: one value schema per id.
+    Single(Arc<ValueSchema>, Arc<dyn RowDecoder>),
+    /// Protobuf: a file of messages; the message indexes after the id pick one, and each
+    /// message met so far has its own compiled decoder (or the reason it has none).
+    Protobuf(
+        Arc<ProtobufFile>,
+        HashMap<Vec<i32>, Result<Compiled, String>>,
+    ),
+}
 
 /// The slice of records of one schema being accumulated.
 struct Run {
@@ -134,7 +160,9 @@ const ENVELOPE_HINT: &str = "JsonConverter with schemas.enable requires \"schema
 
 impl ValueConverter {
     pub fn new(config: &ConverterConfig, nulls: NullValues) -> Self {
-        let registry = (config.kind == ConverterKind::Avro)
+        let registry = config
+            .kind
+            .uses_registry()
             .then(|| {
                 RegistryClient::new(
                     config.registry_urls.clone(),
@@ -154,7 +182,7 @@ impl ValueConverter {
             schemas: Vec::new(),
             by_text: HashMap::new(),
             registry,
-            avro: HashMap::new(),
+            registered: HashMap::new(),
         }
     }
 
@@ -174,14 +202,14 @@ impl ValueConverter {
         tp: &TopicPartition,
         batch: &RawBatch,
     ) -> Result<(), ConvertError> {
-        if self.config.kind != ConverterKind::Avro {
+        if !self.config.kind.uses_registry() {
             return Ok(());
         }
         for record in batch.iter() {
             let Some(id) = record.value.and_then(schema_id) else {
                 continue;
             };
-            if self.avro.contains_key(&id) {
+            if self.registered.contains_key(&id) {
                 continue;
             }
             let Some(client) = self.registry.as_mut() else {
@@ -192,19 +220,8 @@ impl ValueConverter {
                     message: "no Schema Registry client (see the error logged at start-up)".into(),
                 });
             };
-            let entry = match client.schema(id).await {
-                Ok(w) if w.schema_type != "AVRO" => Err(format!(
-                    "schema id {id} is a {} schema, not Avro",
-                    w.schema_type
-                )),
-                Ok(w) => match AvroDecoder::new(&w.schema, &w.references) {
-                    Ok(d) => {
-                        let schema =
-                            self.intern(ValueKind::Typed, Some(d.connect_schema().clone()));
-                        Ok((schema, Arc::new(d)))
-                    }
-                    Err(e) => Err(format!("schema id {id}: {e}")),
-                },
+            let fetched = match client.schema(id).await {
+                Ok(w) => Ok(w),
                 Err(e @ registry_client::RegistryError::Rejected { .. }) => {
                     Err(format!("schema id {id}: {e}"))
                 }
@@ -217,13 +234,46 @@ impl ValueConverter {
                     });
                 }
             };
-            self.avro.insert(id, entry);
+            let entry = fetched.and_then(|w| self.compile(&w));
+            self.registered.insert(id, entry);
         }
         Ok(())
     }
 
-    /// The schema and decoder of a Confluent-framed Avro value.
-    fn avro_of(&self, bytes: &[u8]) -> Result<AvroEntry, String> {
+    /// Compiles a fetched writer schema for this converter.
+    fn compile(&mut self, w: &registry_client::WriterSchema) -> Result<Registered, String> {
+        let (expected, converter) = match self.config.kind {
+            ConverterKind::Avro => ("AVRO", "AvroConverter"),
+            ConverterKind::JsonSchema => ("JSON", "JsonSchemaConverter"),
+            _ => ("PROTOBUF", "ProtobufConverter"),
+        };
+        if w.schema_type != expected {
+            return Err(format!(
+                "schema id {} is a {} schema; {converter} reads {expected} schemas",
+                w.id, w.schema_type
+            ));
+        }
+        let decoder: Arc<dyn RowDecoder> = match self.config.kind {
+            ConverterKind::Avro => Arc::new(
+                AvroDecoder::new(&w.schema, &w.references)
+                    .map_err(|e| format!("schema id {}: {e}", w.id))?,
+            ),
+            ConverterKind::JsonSchema => Arc::new(
+                JsonSchemaDecoder::new(&w.schema, &w.references)
+                    .map_err(|e| format!("schema id {}: {e}", w.id))?,
+            ),
+            _ => {
+                let file = ProtobufFile::new(&w.schema, &w.references)
+                    .map_err(|e| format!("schema id {}: {e}", w.id))?;
+                return Ok(Registered::Protobuf(Arc::new(file), HashMap::new()));
+            }
+        };
+        let schema = self.intern(ValueKind::Typed, Some(decoder.connect_schema().clone()));
+        Ok(Registered::Single(schema, decoder))
+    }
+
+    /// The schema and decoder of a Confluent-framed value, and where its payload starts.
+    fn registered_of(&mut self, bytes: &[u8]) -> Result<(Compiled, usize), String> {
         let Some(id) = schema_id(bytes) else {
             return Err(match bytes.first() {
                 Some(b) if *b != 0 => format!(
@@ -235,11 +285,34 @@ impl ValueConverter {
                 ),
             });
         };
-        match self.avro.get(&id) {
-            Some(Ok((s, d))) => Ok((s.clone(), d.clone())),
-            Some(Err(e)) => Err(e.clone()),
-            None => Err(format!("schema id {id} was not fetched")),
+        let file = match self.registered.get(&id) {
+            Some(Ok(Registered::Single(s, d))) => return Ok(((s.clone(), d.clone()), WIRE_PREFIX)),
+            Some(Ok(Registered::Protobuf(file, messages))) => {
+                let (indexes, used) = protobuf::read_message_indexes(&bytes[WIRE_PREFIX..])
+                    .map_err(|e| format!("schema id {id}: {e}"))?;
+                match messages.get(&indexes) {
+                    Some(Ok(c)) => return Ok((c.clone(), WIRE_PREFIX + used)),
+                    Some(Err(e)) => return Err(e.clone()),
+                    None => (file.clone(), indexes, used),
+                }
+            }
+            Some(Err(e)) => return Err(e.clone()),
+            None => return Err(format!("schema id {id} was not fetched")),
+        };
+        // First record of this Protobuf message type: compile its decoder.
+        let (file, indexes, used) = file;
+        let compiled = match file.message(&indexes) {
+            Ok(d) => {
+                let d: Arc<dyn RowDecoder> = Arc::new(d);
+                let s = self.intern(ValueKind::Typed, Some(d.connect_schema().clone()));
+                Ok((s, d))
+            }
+            Err(e) => Err(format!("schema id {id}, message indexes {indexes:?}: {e}")),
+        };
+        if let Some(Ok(Registered::Protobuf(_, messages))) = self.registered.get_mut(&id) {
+            messages.insert(indexes, compiled.clone());
         }
+        compiled.map(|c| (c, WIRE_PREFIX + used))
     }
 
     fn intern(&mut self, kind: ValueKind, connect: Option<ConnectSchema>) -> Arc<ValueSchema> {
@@ -269,8 +342,10 @@ impl ValueConverter {
             ConverterKind::String => ConnectType::String,
             ConverterKind::Bytes => ConnectType::Bytes,
             ConverterKind::Json => return self.intern(ValueKind::JsonText, None),
-            // Not reached: every Avro value names its own schema (see `avro_of`).
-            ConverterKind::Avro => ConnectType::Bytes,
+            // Not reached: every framed value names its own schema (see `registered_of`).
+            ConverterKind::Avro | ConverterKind::JsonSchema | ConverterKind::Protobuf => {
+                ConnectType::Bytes
+            }
         };
         self.intern(
             ValueKind::Typed,
@@ -336,9 +411,9 @@ impl ValueConverter {
             // Decide the schema of this record and the payload to append.
             let mut decoder = None;
             let (schema, payload): (Arc<ValueSchema>, Option<&str>) = match self.config.kind {
-                ConverterKind::Avro => {
-                    let (s, d) = self.avro_of(bytes).map_err(&err)?;
-                    decoder = Some(d);
+                ConverterKind::Avro | ConverterKind::JsonSchema | ConverterKind::Protobuf => {
+                    let ((s, d), start) = self.registered_of(bytes).map_err(&err)?;
+                    decoder = Some((d, start));
                     (s, None)
                 }
                 ConverterKind::Json if self.config.schemas_enable => {
@@ -365,8 +440,8 @@ impl ValueConverter {
             let Some(r) = run.as_mut() else { continue };
             match (&mut r.builder, schema.kind) {
                 (RunBuilder::Columns(cols), ValueKind::Typed) if decoder.is_some() => {
-                    if let Some(d) = &decoder {
-                        d.decode_row(&bytes[WIRE_PREFIX..], cols).map_err(&err)?;
+                    if let Some((d, start)) = &decoder {
+                        d.decode_row(&bytes[*start..], cols).map_err(&err)?;
                     }
                 }
                 (RunBuilder::Columns(cols), ValueKind::Typed) => {
