@@ -10,7 +10,7 @@ import time
 
 import fastavro
 import pyarrow.parquet as pq
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
@@ -166,7 +166,8 @@ def test_registry_down_for_30_s_loses_nothing(kafka, hdfs, hdfs_url, lakesink_bi
                                               registries):  # noqa: F811
     """Records whose writer schema the sink has not fetched yet arrive while the registry is
     down for 30 s: the sink retries (logging each retry), then writes every record once, and
-    no record is reported as bad."""
+    no record is reported as bad: with errors.tolerance=all and a dead-letter queue, the
+    queue stays empty (a transient failure is never a bad record)."""
     reg = registries(leader=True)
     topic = unique("avro-down")
     create_topic(kafka, topic, 1)
@@ -182,8 +183,11 @@ def test_registry_down_for_30_s_loses_nothing(kafka, hdfs, hdfs_url, lakesink_bi
     assert producer.flush(30) == 0
     root = f"/{unique('lake')}"
     worker = avro_worker(kafka, reg.url)
+    dlq = unique("avro-down-dlq")
     connector = connector_props(unique("avro-down"), topic, hdfs_url, root, flush__size=50,
-                                format__class="io.confluent.connect.hdfs3.parquet.ParquetFormat")
+                                format__class="io.confluent.connect.hdfs3.parquet.ParquetFormat",
+                                errors__tolerance="all", errors__deadletterqueue__topic__name=dlq,
+                                errors__deadletterqueue__topic__replication__factor=1)
     sink = Lakesink(lakesink_bin, workdir, worker, connector)
     covered = lambda: sum(e - s + 1 for s, e, _ in committed_files(hdfs, root, topic).get(0, []))  # noqa: E731
     wait_until(lambda: covered() >= 100, 90, "the first 100 records", sink)
@@ -206,6 +210,10 @@ def test_registry_down_for_30_s_loses_nothing(kafka, hdfs, hdfs_url, lakesink_bi
     for _, _, path in files:
         ids.extend(pq.read_table(io.BytesIO(read_bytes(hdfs, path))).column("id").to_pylist())
     assert ids == list(range(200))
+    dead = Consumer({"bootstrap.servers": kafka, "group.id": unique("dlq-check"), "auto.offset.reset": "earliest"})
+    low, high = dead.get_watermark_offsets(TopicPartition(dlq, 0), timeout=10)
+    dead.close()
+    assert (low, high) == (0, 0), "records went to the dead-letter queue"
 
 
 def test_a_stop_during_a_registry_outage_is_prompt(kafka, hdfs, hdfs_url, lakesink_bin, workdir,

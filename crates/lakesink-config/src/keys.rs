@@ -319,7 +319,7 @@ pub const COMPATIBILITIES: &[Choice] = &[
     pending("FULL", &[]),
 ];
 
-pub const ERROR_TOLERANCES: &[Choice] = &[choice("none", &[]), pending("all", &[])];
+pub const ERROR_TOLERANCES: &[Choice] = &[choice("none", &[]), choice("all", &[])];
 
 pub const OFFSET_POLICIES: &[Choice] = &[choice("earliest", &[]), choice("fail", &[])];
 
@@ -455,7 +455,7 @@ pub static KEYS: &[KeyDef] = &[
         Choice(ERROR_TOLERANCES),
         Value("none"),
         S,
-        "`none`: a record that cannot be converted or written stops the task with an error naming its topic, partition and offset.",
+        "`none`: a record that cannot be converted or placed stops the task with an error naming its topic, partition, offset and cause; nothing after it is committed. `all`: such a record goes to the dead-letter queue (`errors.deadletterqueue.topic.name`) and the partition moves on. Failures at every stage count: deserialization, schema lookup (an unknown id), conversion and partitioning. Transient failures (Schema Registry or storage unavailable) are retried, never tolerated.",
     ),
     key(
         "errors.retry.timeout",
@@ -487,8 +487,8 @@ pub static KEYS: &[KeyDef] = &[
         CONNECT,
         Bool,
         Value("false"),
-        NotYet,
-        "Log each tolerated error.",
+        S,
+        "Log each tolerated record at ERROR with the stage, the class and the cause. Without it, a tolerated record that no dead-letter queue keeps is still logged, at WARN: a record is never dropped silently.",
     ),
     key(
         "errors.log.include.messages",
@@ -496,8 +496,8 @@ pub static KEYS: &[KeyDef] = &[
         CONNECT,
         Bool,
         Value("false"),
-        NotYet,
-        "Include record coordinates in error logs.",
+        S,
+        "Include the record's topic, partition, offset and timestamp in the logs of `errors.log.enable`.",
     ),
     key(
         "errors.deadletterqueue.topic.name",
@@ -505,8 +505,8 @@ pub static KEYS: &[KeyDef] = &[
         CONNECT,
         String,
         Value(""),
-        NotYet,
-        "Dead-letter queue topic.",
+        S,
+        "With `errors.tolerance=all`: the topic receiving each tolerated record with its original key, value and headers. Created at start-up if missing (one partition). Each batch's dead letters are acknowledged by Kafka before any offset after them is committed. May not be one of the consumed topics.",
     ),
     key(
         "errors.deadletterqueue.topic.replication.factor",
@@ -514,8 +514,8 @@ pub static KEYS: &[KeyDef] = &[
         CONNECT,
         Int { min: 1, max: 32767 },
         Value("3"),
-        NotYet,
-        "Replication factor of the dead-letter queue topic.",
+        S,
+        "Replication factor of the dead-letter queue topic when Lakesink creates it; a factor above the number of brokers is an error.",
     ),
     key(
         "errors.deadletterqueue.context.headers.enable",
@@ -523,8 +523,8 @@ pub static KEYS: &[KeyDef] = &[
         CONNECT,
         Bool,
         Value("false"),
-        NotYet,
-        "Add `__connect.errors.*` context headers to dead-lettered records.",
+        S,
+        "Add Connect's `__connect.errors.*` headers to dead letters: topic, partition, offset, connector name, task id, stage, class name, exception class, message and the cause chain.",
     ),
     // --- HDFS / storage ---
     key(

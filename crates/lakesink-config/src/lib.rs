@@ -120,6 +120,18 @@ pub enum ConverterKind {
 }
 
 impl ConverterKind {
+    /// The Java class Kafka Connect names this converter by.
+    pub fn java_class(self) -> &'static str {
+        match self {
+            ConverterKind::Json => "org.apache.kafka.connect.json.JsonConverter",
+            ConverterKind::String => "org.apache.kafka.connect.storage.StringConverter",
+            ConverterKind::Bytes => "org.apache.kafka.connect.converters.ByteArrayConverter",
+            ConverterKind::Avro => "io.confluent.connect.avro.AvroConverter",
+            ConverterKind::JsonSchema => "io.confluent.connect.json.JsonSchemaConverter",
+            ConverterKind::Protobuf => "io.confluent.connect.protobuf.ProtobufConverter",
+        }
+    }
+
     /// Whether values carry a Schema Registry id (Confluent's wire format).
     pub fn uses_registry(self) -> bool {
         matches!(
@@ -163,6 +175,23 @@ pub enum PartitionerKind {
     TimeBased,
     Daily,
     Hourly,
+}
+
+impl PartitionerKind {
+    /// The Java class Kafka Connect names this partitioner by.
+    pub fn java_class(self) -> &'static str {
+        match self {
+            PartitionerKind::Default => {
+                "io.confluent.connect.storage.partitioner.DefaultPartitioner"
+            }
+            PartitionerKind::Field => "io.confluent.connect.storage.partitioner.FieldPartitioner",
+            PartitionerKind::TimeBased => {
+                "io.confluent.connect.storage.partitioner.TimeBasedPartitioner"
+            }
+            PartitionerKind::Daily => "io.confluent.connect.storage.partitioner.DailyPartitioner",
+            PartitionerKind::Hourly => "io.confluent.connect.storage.partitioner.HourlyPartitioner",
+        }
+    }
 }
 
 /// `timestamp.extractor`.
@@ -242,6 +271,20 @@ pub struct SinkConfig {
     pub consumer: BTreeMap<String, String>,
     pub key_converter: Option<ConverterConfig>,
     pub value_converter: ConverterConfig,
+    pub errors: ErrorHandling,
+}
+
+/// Kafka Connect's `errors.*` keys: what happens to a record that cannot be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorHandling {
+    /// `errors.tolerance=all`: such records are set aside and the partition moves on.
+    pub tolerate_all: bool,
+    pub log_enable: bool,
+    pub log_include_messages: bool,
+    /// `errors.deadletterqueue.topic.name` (only used with `tolerate_all`).
+    pub dlq_topic: Option<String>,
+    pub dlq_replication_factor: i32,
+    pub dlq_context_headers: bool,
 }
 
 impl SinkConfig {
@@ -617,6 +660,54 @@ fn converter_config(
     })
 }
 
+/// The `errors.*` keys, checked against each other and against the consumed topics.
+fn error_handling(
+    c: &Values<'_>,
+    topics: Option<&TopicSelection>,
+    errors: &mut Vec<ConfigError>,
+    warnings: &mut Vec<String>,
+) -> ErrorHandling {
+    let tolerate_all = c.choice("errors.tolerance") == Some("all");
+    let dlq_topic = c
+        .get("errors.deadletterqueue.topic.name")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(String::from);
+    if let Some(dlq) = &dlq_topic {
+        // As Connect's SinkConnectorConfig: a sink consuming its own dead letters would
+        // loop on them.
+        let consumed = match topics {
+            Some(TopicSelection::List(list)) => list.iter().any(|t| t == dlq),
+            Some(TopicSelection::Regex(r)) => {
+                regex::Regex::new(&format!("^(?:{r})$")).is_ok_and(|re| re.is_match(dlq))
+            }
+            None => false,
+        };
+        if consumed {
+            errors.push(ConfigError::Conflict(format!(
+                "errors.deadletterqueue.topic.name={dlq} is one of the consumed topics (topics / topics.regex); the sink would consume its own dead letters"
+            )));
+        }
+        if !tolerate_all {
+            warnings.push(format!(
+                "errors.deadletterqueue.topic.name={dlq} has no effect with errors.tolerance=none: a record that cannot be written stops the task"
+            ));
+        }
+    } else if tolerate_all {
+        warnings.push(
+            "errors.tolerance=all without errors.deadletterqueue.topic.name: records that cannot be written are skipped, each logged with its topic, partition and offset".into(),
+        );
+    }
+    ErrorHandling {
+        tolerate_all,
+        log_enable: c.bool("errors.log.enable"),
+        log_include_messages: c.bool("errors.log.include.messages"),
+        dlq_topic,
+        dlq_replication_factor: c.int("errors.deadletterqueue.topic.replication.factor") as i32,
+        dlq_context_headers: c.bool("errors.deadletterqueue.context.headers.enable"),
+    }
+}
+
 /// Java consumer property names that librdkafka spells differently or does not have.
 fn translate_consumer_key(
     name: &str,
@@ -867,6 +958,8 @@ pub fn load(worker: &RawConfig, connector: &RawConfig) -> Result<Loaded, ConfigE
         }
     }
 
+    let error_handling = error_handling(&c, topics.as_ref(), &mut errors, &mut warnings);
+
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
@@ -943,6 +1036,7 @@ pub fn load(worker: &RawConfig, connector: &RawConfig) -> Result<Loaded, ConfigE
         consumer,
         key_converter,
         value_converter,
+        errors: error_handling,
     };
     Ok(Loaded { config, warnings })
 }
@@ -1211,6 +1305,68 @@ mod tests {
         assert_eq!(c.value_converter.kind, ConverterKind::Json);
         assert!(c.value_converter.schemas_enable);
         assert_eq!(c.key_converter.unwrap().kind, ConverterKind::String);
+    }
+
+    #[test]
+    fn error_handling_keys() {
+        let c = load(
+            &worker(),
+            &connector("errors.tolerance=all\nerrors.deadletterqueue.topic.name=dlq\nerrors.deadletterqueue.topic.replication.factor=1\nerrors.deadletterqueue.context.headers.enable=true\nerrors.log.enable=true\n"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.config.errors,
+            ErrorHandling {
+                tolerate_all: true,
+                log_enable: true,
+                log_include_messages: false,
+                dlq_topic: Some("dlq".into()),
+                dlq_replication_factor: 1,
+                dlq_context_headers: true,
+            }
+        );
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        // The sink would consume its own dead letters.
+        let e = errors("errors.tolerance=all\nerrors.deadletterqueue.topic.name=orders\n");
+        assert!(
+            e.iter().any(|e| e.contains(
+                "errors.deadletterqueue.topic.name=orders is one of the consumed topics"
+            )),
+            "{e:?}"
+        );
+        let by_regex = parse_properties(
+            "name=s\nconnector.class=io.confluent.connect.hdfs.HdfsSinkConnector\ntopics.regex=ord.*\nhdfs.url=hdfs://nn:8020\nerrors.deadletterqueue.topic.name=ord-dlq\n",
+            "connector",
+        )
+        .unwrap();
+        let e = load(&worker(), &by_regex).unwrap_err().to_string();
+        assert!(e.contains("consumed topics"), "{e}");
+        // A queue without tolerance, and tolerance without a queue, are allowed with a warning.
+        let w = load(
+            &worker(),
+            &connector("errors.deadletterqueue.topic.name=dlq\n"),
+        )
+        .unwrap()
+        .warnings;
+        assert!(
+            w.iter()
+                .any(|w| w.contains("has no effect with errors.tolerance=none")),
+            "{w:?}"
+        );
+        let w = load(&worker(), &connector("errors.tolerance=all\n"))
+            .unwrap()
+            .warnings;
+        assert!(
+            w.iter()
+                .any(|w| w.contains("records that cannot be written are skipped")),
+            "{w:?}"
+        );
+        let e = errors("errors.tolerance=some\n");
+        assert!(
+            e.iter()
+                .any(|e| e.contains("errors.tolerance: invalid value 'some'")),
+            "{e:?}"
+        );
     }
 
     #[test]

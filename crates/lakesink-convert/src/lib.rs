@@ -381,17 +381,70 @@ impl ValueConverter {
     }
 
     /// Converts a batch; records with null values are dropped only under `NullValues::Ignore`.
+    /// The first record that does not convert is the error.
     pub fn convert(
         &mut self,
         tp: &TopicPartition,
         batch: &RawBatch,
+    ) -> Result<Vec<Converted>, ConvertError> {
+        self.convert_range(tp, batch, 0..batch.len())
+    }
+
+    /// Converts every record of a batch that converts (`errors.tolerance=all`): returns the
+    /// runs and, in offset order, the records that did not convert. Fails only if a record
+    /// that converted once does not convert again, which a deterministic converter never does.
+    pub fn convert_tolerant(
+        &mut self,
+        tp: &TopicPartition,
+        batch: &RawBatch,
+    ) -> Result<(Vec<Converted>, Vec<ConvertError>), ConvertError> {
+        let (mut out, mut failed) = (Vec::new(), Vec::new());
+        let mut start = 0;
+        while start < batch.len() {
+            let e = match self.convert_range(tp, batch, start..batch.len()) {
+                Ok(runs) => {
+                    out.extend(runs);
+                    break;
+                }
+                Err(e) => e,
+            };
+            let Some(i) = batch.index_of(e.offset).filter(|i| *i >= start) else {
+                return Err(e);
+            };
+            // The builders of the failed attempt may hold part of the failed row: the
+            // records before it are converted again on their own. Each record is converted
+            // at most twice per failure after it, so a batch costs at most twice its size.
+            match self.convert_range(tp, batch, start..i) {
+                Ok(runs) => out.extend(runs),
+                Err(again) => {
+                    return Err(ConvertError {
+                        message: format!(
+                            "converted once, then failed when converted again: {}",
+                            again.message
+                        ),
+                        ..again
+                    });
+                }
+            }
+            failed.push(e);
+            start = i + 1;
+        }
+        Ok((out, failed))
+    }
+
+    fn convert_range(
+        &mut self,
+        tp: &TopicPartition,
+        batch: &RawBatch,
+        range: std::ops::Range<usize>,
     ) -> Result<Vec<Converted>, ConvertError> {
         let mut out = Vec::new();
         let mut run: Option<Run> = None;
         let opts = ReadOptions {
             replace_null_with_default: self.config.replace_null_with_default,
         };
-        for record in batch.iter() {
+        let capacity = range.len();
+        for record in range.map(|i| batch.get(i)) {
             let err = |message: String| ConvertError {
                 topic: tp.topic.to_string(),
                 partition: tp.partition,
@@ -435,7 +488,7 @@ impl ValueConverter {
                 if let Some(done) = run.take() {
                     out.push(finish_run(done));
                 }
-                run = Some(new_run(schema.clone(), batch.len()));
+                run = Some(new_run(schema.clone(), capacity));
             }
             let Some(r) = run.as_mut() else { continue };
             match (&mut r.builder, schema.kind) {
@@ -648,6 +701,46 @@ mod tests {
         assert!(e.message.contains("tombstone"));
         let mut ignoring = ValueConverter::new(&json_cfg(true), NullValues::Ignore);
         assert!(ignoring.convert(&tp, &batch(&[None])).unwrap().is_empty());
+    }
+
+    #[test]
+    fn tolerant_conversion_sets_failed_records_aside() {
+        let a1 = format!(r#"{{"schema":{SCHEMA_A},"payload":{{"id":1}}}}"#);
+        let a2 = format!(r#"{{"schema":{SCHEMA_A},"payload":{{"id":2}}}}"#);
+        // Fails after `id` has been appended: a retried row must not leave it behind.
+        let bad = format!(r#"{{"schema":{SCHEMA_A},"payload":{{"id":9,"n":"x"}}}}"#);
+        let mut c = ValueConverter::new(&json_cfg(true), NullValues::Fail);
+        let tp = TopicPartition::new("t", 0);
+        let (runs, failed) = c
+            .convert_tolerant(
+                &tp,
+                &batch(&[
+                    Some(&a1),
+                    Some(&bad),
+                    Some("garbage"),
+                    Some(&a2),
+                    Some(&bad),
+                ]),
+            )
+            .unwrap();
+        let failed: Vec<i64> = failed.iter().map(|e| e.offset).collect();
+        assert_eq!(failed, vec![101, 102, 104]);
+        let offsets: Vec<i64> = runs.iter().flat_map(|r| r.offsets.clone()).collect();
+        assert_eq!(offsets, vec![100, 103]);
+        let ids: Vec<i64> = runs
+            .iter()
+            .flat_map(|r| {
+                r.columns
+                    .column(0)
+                    .as_primitive::<Int64Type>()
+                    .values()
+                    .to_vec()
+            })
+            .collect();
+        assert_eq!(ids, vec![1, 2]);
+        for r in &runs {
+            assert_eq!(r.columns.num_rows(), r.offsets.len());
+        }
     }
 
     #[test]

@@ -39,16 +39,53 @@ pub struct RawBatch {
     pub timestamps: Vec<Option<i64>>,
     keys: Vec<Option<Range<usize>>>,
     values: Vec<Option<Range<usize>>>,
+    /// Per record, its range in `header_items` (most records have none: no allocation).
+    headers: Vec<(u32, u32)>,
+    /// (name, value) ranges in `data`.
+    header_items: Vec<(Range<usize>, Option<Range<usize>>)>,
     data: Vec<u8>,
 }
 
+/// A record header: its name and value bytes (`None`: a null value).
+pub type Header<'a> = (&'a str, Option<&'a [u8]>);
+
 /// A view of one record of a [`RawBatch`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct RawRecord<'a> {
     pub offset: i64,
     pub timestamp: Option<i64>,
     pub key: Option<&'a [u8]>,
     pub value: Option<&'a [u8]>,
+    batch: &'a RawBatch,
+    /// First and end index in the batch's header items.
+    headers: (u32, u32),
+}
+
+impl std::fmt::Debug for RawRecord<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawRecord")
+            .field("offset", &self.offset)
+            .field("timestamp", &self.timestamp)
+            .field("key", &self.key)
+            .field("value", &self.value)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> RawRecord<'a> {
+    /// The record's headers, in order.
+    pub fn headers(&self) -> impl Iterator<Item = Header<'a>> + 'a {
+        let batch = self.batch;
+        batch.header_items[self.headers.0 as usize..self.headers.1 as usize]
+            .iter()
+            .map(move |(name, value)| {
+                (
+                    // Names are stored from `&str`s, so they are valid UTF-8.
+                    std::str::from_utf8(&batch.data[name.clone()]).unwrap_or_default(),
+                    value.clone().map(|v| &batch.data[v]),
+                )
+            })
+    }
 }
 
 impl RawBatch {
@@ -58,6 +95,8 @@ impl RawBatch {
             timestamps: Vec::with_capacity(records),
             keys: Vec::with_capacity(records),
             values: Vec::with_capacity(records),
+            headers: Vec::with_capacity(records),
+            header_items: Vec::new(),
             data: Vec::with_capacity(bytes),
         }
     }
@@ -69,6 +108,31 @@ impl RawBatch {
         key: Option<&[u8]>,
         value: Option<&[u8]>,
     ) {
+        self.push_with_headers(offset, timestamp, key, value, std::iter::empty());
+    }
+
+    /// Appends a record with its headers.
+    pub fn push_with_headers<'h>(
+        &mut self,
+        offset: i64,
+        timestamp: Option<i64>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: impl Iterator<Item = Header<'h>>,
+    ) {
+        let first = self.header_items.len() as u32;
+        for (name, value) in headers {
+            let start = self.data.len();
+            self.data.extend_from_slice(name.as_bytes());
+            let name = start..self.data.len();
+            let value = value.map(|v| {
+                let start = self.data.len();
+                self.data.extend_from_slice(v);
+                start..self.data.len()
+            });
+            self.header_items.push((name, value));
+        }
+        self.headers.push((first, self.header_items.len() as u32));
         let mut copy = |bytes: Option<&[u8]>| {
             bytes.map(|b| {
                 let start = self.data.len();
@@ -103,7 +167,14 @@ impl RawBatch {
             timestamp: self.timestamps[i],
             key: self.keys[i].clone().map(|r| &self.data[r]),
             value: self.values[i].clone().map(|r| &self.data[r]),
+            batch: self,
+            headers: self.headers[i],
         }
+    }
+
+    /// The index of the record at `offset`.
+    pub fn index_of(&self, offset: i64) -> Option<usize> {
+        self.offsets.binary_search(&offset).ok()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = RawRecord<'_>> + '_ {
@@ -128,6 +199,7 @@ impl RawBatch {
         self.timestamps.drain(..n);
         self.keys.drain(..n);
         self.values.drain(..n);
+        self.headers.drain(..n);
     }
 }
 
@@ -148,5 +220,24 @@ mod tests {
         assert_eq!(b.first_offset(), Some(6));
         assert_eq!(b.get(1).value, Some(&b"v3"[..]));
         assert_eq!(b.get(1).timestamp, Some(3));
+    }
+
+    #[test]
+    fn headers_are_kept_per_record() {
+        let mut b = RawBatch::default();
+        b.push_with_headers(
+            1,
+            None,
+            None,
+            Some(b"v"),
+            [("a", Some(&b"1"[..])), ("b", None)].into_iter(),
+        );
+        b.push(2, None, None, Some(b"w"));
+        let h: Vec<_> = b.get(0).headers().collect();
+        assert_eq!(h, vec![("a", Some(&b"1"[..])), ("b", None)]);
+        assert_eq!(b.get(1).headers().count(), 0);
+        assert_eq!(b.index_of(2), Some(1));
+        b.skip_below(2);
+        assert_eq!(b.get(0).headers().count(), 0);
     }
 }

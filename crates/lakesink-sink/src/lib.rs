@@ -10,6 +10,7 @@
 //! [`task::TaskEvent`]s; where a partition starts is answered from storage.
 
 mod budget;
+pub mod dead_letters;
 mod schedule;
 pub mod task;
 mod writer;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use budget::{Budget, Peaks};
+pub use dead_letters::{DeadLetter, DeadLetterQueue, ErrorReporter, Stage};
 use lakesink_commit::{CommitError, Layout};
 use lakesink_config::{
     ConverterConfig, OffsetOutOfRange, PartitionerConfig, PartitionerKind, Rotation, SinkConfig,
@@ -55,6 +57,12 @@ pub struct SinkSettings {
     pub offset_out_of_range: OffsetOutOfRange,
     /// Who writes: host, process and task, recorded in every commit record.
     pub owner: String,
+    /// `errors.*`: what happens to records that cannot be written. The runtime adds the
+    /// dead-letter queue.
+    pub errors: ErrorReporter,
+    /// Java class names reported in dead letters.
+    pub converter_class: &'static str,
+    pub partitioner_class: &'static str,
 }
 
 impl SinkSettings {
@@ -100,6 +108,12 @@ impl SinkSettings {
             stopping: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             offset_out_of_range: config.offset_out_of_range,
             owner,
+            errors: ErrorReporter {
+                policy: config.errors.clone(),
+                queue: None,
+            },
+            converter_class: config.value_converter.kind.java_class(),
+            partitioner_class: config.partitioner.kind.java_class(),
         })
     }
 
@@ -156,6 +170,10 @@ pub enum SinkError {
     Fenced { tp: String, by: String },
     #[error(transparent)]
     Commit(CommitError),
+    /// The dead-letter queue did not take the records set aside: nothing after them is
+    /// committed, and the task stops.
+    #[error("{0}")]
+    DeadLetterQueue(String),
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
     #[error("format: {0}")]

@@ -68,7 +68,112 @@ fn settings_with(
         stopping: Default::default(),
         offset_out_of_range: OffsetOutOfRange::Earliest,
         owner: "test".into(),
+        errors: crate::ErrorReporter {
+            policy: lakesink_config::ErrorHandling {
+                tolerate_all: false,
+                log_enable: false,
+                log_include_messages: false,
+                dlq_topic: None,
+                dlq_replication_factor: 1,
+                dlq_context_headers: false,
+            },
+            queue: None,
+        },
+        converter_class: "org.apache.kafka.connect.json.JsonConverter",
+        partitioner_class: "io.confluent.connect.storage.partitioner.DefaultPartitioner",
     })
+}
+
+/// A dead-letter queue in memory that takes letters, or refuses them.
+struct MemoryQueue {
+    letters: std::sync::Mutex<Vec<crate::DeadLetter>>,
+    refuse: bool,
+}
+
+impl crate::DeadLetterQueue for MemoryQueue {
+    fn send<'a>(
+        &'a self,
+        letters: &'a [crate::DeadLetter],
+    ) -> futures::future::BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            if self.refuse {
+                return Err("broker down".into());
+            }
+            self.letters.lock().unwrap().extend_from_slice(letters);
+            Ok(())
+        })
+    }
+    fn topic(&self) -> &str {
+        "dlq"
+    }
+}
+
+fn tolerant(s: Arc<SinkSettings>, queue: Arc<MemoryQueue>) -> Arc<SinkSettings> {
+    let mut s = Arc::try_unwrap(s).unwrap();
+    s.errors.policy.tolerate_all = true;
+    s.errors.queue = Some(queue);
+    Arc::new(s)
+}
+
+#[tokio::test]
+async fn tolerated_records_are_acknowledged_before_anything_after_them_commits() {
+    let d = tempfile::tempdir().unwrap();
+    let tp = TopicPartition::new("t", 0);
+    let mut b = batch(0..3, SCHEMA_1, |_| 0);
+    b.push(3, None, Some(b"k"), Some(b"not json"));
+    for r in batch(4..6, SCHEMA_1, |_| 0).iter() {
+        b.push(r.offset, r.timestamp, r.key, r.value);
+    }
+    b.push(6, None, None, Some(b"{also bad"));
+
+    // A queue that refuses: the batch fails and nothing is committed.
+    let refusing = Arc::new(MemoryQueue {
+        letters: Default::default(),
+        refuse: true,
+    });
+    let s = tolerant(settings(d.path(), 2, None), refusing);
+    let (mut w, _) = PartitionWriter::open(s, tp.clone()).await.unwrap();
+    let e = w.write(b.clone()).await.unwrap_err();
+    assert!(matches!(e, crate::SinkError::DeadLetterQueue(_)), "{e}");
+    assert!(!e.is_record_error(), "retried, not a task failure");
+    assert!(committed(d.path()).is_empty());
+    w.abandon().await;
+
+    // A queue that takes them: good records in files (a gap where the bad one was), the
+    // trailing bad record recorded as done on close.
+    let queue = Arc::new(MemoryQueue {
+        letters: Default::default(),
+        refuse: false,
+    });
+    let s = tolerant(settings(d.path(), 2, None), queue.clone());
+    let (mut w, _) = PartitionWriter::open(s.clone(), tp.clone()).await.unwrap();
+    w.write(b).await.unwrap();
+    let letters = queue.letters.lock().unwrap().clone();
+    assert_eq!(
+        letters.iter().map(|l| l.offset).collect::<Vec<_>>(),
+        vec![3, 6]
+    );
+    assert_eq!(letters[0].key.as_deref(), Some(&b"k"[..]));
+    assert_eq!(letters[0].value.as_deref(), Some(&b"not json"[..]));
+    assert_eq!(letters[0].stage, crate::Stage::ValueConverter);
+    assert_eq!(
+        committed(d.path()),
+        vec![
+            "t+0+0000000000+0000000001.json",
+            "t+0+0000000002+0000000004.json"
+        ]
+    );
+    assert_eq!(
+        lines(d.path(), "t+0+0000000002+0000000004.json"),
+        vec![r#"{"id":2}"#, r#"{"id":4}"#]
+    );
+    assert_eq!(w.close().await.unwrap(), Some(7));
+    let (_, rec) = PartitionWriter::open(s, tp).await.unwrap();
+    assert_eq!(
+        rec.next_offset,
+        Some(7),
+        "the dead letter at 6 is not read again"
+    );
 }
 
 const SCHEMA_1: &str = r#"{"type":"struct","fields":[{"field":"id","type":"int64"}]}"#;

@@ -26,6 +26,7 @@ use lakesink_record::{RawBatch, TopicPartition};
 use lakesink_storage::{FileWriter, Store};
 
 use crate::budget::Share;
+use crate::dead_letters::{DeadLetter, Stage};
 use crate::schedule::next_scheduled_rotation;
 use crate::{SinkError, SinkSettings, now_ms};
 
@@ -241,6 +242,16 @@ impl FileFormatWriter for Finished {
     }
 }
 
+/// The run without its row `row`.
+fn without_row(mut run: Converted, row: usize) -> Result<Converted, SinkError> {
+    let keep: arrow_array::BooleanArray = (0..run.len()).map(|i| Some(i != row)).collect();
+    run.columns = arrow_select::filter::filter_record_batch(&run.columns, &keep)
+        .map_err(|e| SinkError::Internal(format!("dropping a row: {e}")))?;
+    run.offsets.remove(row);
+    run.timestamps.remove(row);
+    Ok(run)
+}
+
 /// Rows of one run that go to one directory, after dropping those already committed.
 struct SliceRows {
     dir: String,
@@ -336,11 +347,39 @@ impl PartitionWriter {
         let Some(last) = batch.last_offset() else {
             return Ok(());
         };
+        // A registry that stays unavailable fails here, before any record is set aside:
+        // a transient failure never makes a dead letter.
         self.converter.prepare(self.log.tp(), &batch).await?;
-        let converted = self.converter.convert(self.log.tp(), &batch)?;
-        drop(batch);
+        let tp = self.log.tp().clone();
+        let mut letters = Vec::new();
+        let converted = if self.settings.errors.tolerates() {
+            let (runs, failed) = self.converter.convert_tolerant(&tp, &batch)?;
+            for e in failed {
+                letters.extend(self.letter(
+                    &batch,
+                    e.offset,
+                    Stage::ValueConverter,
+                    self.settings.converter_class,
+                    "org.apache.kafka.connect.errors.DataException",
+                    e.message,
+                ));
+            }
+            runs
+        } else {
+            self.converter.convert(&tp, &batch)?
+        };
         for run in converted {
-            self.write_run(run).await?;
+            self.write_run(run, &batch, &mut letters).await?;
+        }
+        drop(batch);
+        // Before anything after these records is committed (below, or by the timer later).
+        if !letters.is_empty() {
+            letters.sort_by_key(|l| l.offset);
+            self.settings
+                .errors
+                .report(&letters)
+                .await
+                .map_err(SinkError::DeadLetterQueue)?;
         }
         self.consumed_next = Some(last + 1);
         self.account();
@@ -351,21 +390,69 @@ impl PartitionWriter {
         Ok(())
     }
 
-    async fn write_run(&mut self, run: Converted) -> Result<(), SinkError> {
-        if run.is_empty() {
-            return Ok(());
-        }
+    /// The dead letter of the record at `offset` of `batch`.
+    fn letter(
+        &self,
+        batch: &RawBatch,
+        offset: i64,
+        stage: Stage,
+        class_name: &'static str,
+        exception_class: &'static str,
+        message: String,
+    ) -> Option<DeadLetter> {
+        let record = batch.get(batch.index_of(offset)?);
+        Some(DeadLetter::new(
+            self.log.tp(),
+            &record,
+            stage,
+            class_name,
+            exception_class,
+            message,
+        ))
+    }
+
+    /// Writes a run; under `errors.tolerance=all` a record the partitioner cannot place
+    /// becomes a dead letter and the rest of the run is placed again without it.
+    async fn write_run(
+        &mut self,
+        mut run: Converted,
+        batch: &RawBatch,
+        letters: &mut Vec<DeadLetter>,
+    ) -> Result<(), SinkError> {
         let tp = self.log.tp().clone();
         let now = now_ms();
-        let parted = self.settings.partitioner.partition(&PartitionInput {
-            topic: &tp.topic,
-            partition: tp.partition,
-            columns: &run.columns,
-            json_text: run.schema.kind == ValueKind::JsonText,
-            offsets: &run.offsets,
-            kafka_timestamps: &run.timestamps,
-            now_ms: now as i64,
-        })?;
+        let parted = loop {
+            if run.is_empty() {
+                return Ok(());
+            }
+            let placed = self.settings.partitioner.partition(&PartitionInput {
+                topic: &tp.topic,
+                partition: tp.partition,
+                columns: &run.columns,
+                json_text: run.schema.kind == ValueKind::JsonText,
+                offsets: &run.offsets,
+                kafka_timestamps: &run.timestamps,
+                now_ms: now as i64,
+            });
+            match placed {
+                Ok(p) => break p,
+                Err(e) if self.settings.errors.tolerates() => {
+                    let Some(row) = run.offsets.iter().position(|o| *o == e.offset) else {
+                        return Err(e.into());
+                    };
+                    letters.extend(self.letter(
+                        batch,
+                        e.offset,
+                        Stage::TaskPut,
+                        self.settings.partitioner_class,
+                        "io.confluent.connect.storage.errors.PartitionException",
+                        e.message,
+                    ));
+                    run = without_row(run, row)?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         // Record time for rotate.interval.ms: the partitioner's time when it has one.
         let times: Cow<'_, [Option<i64>]> = match parted.times {
             Some(t) => Cow::Owned(t.into_iter().map(Some).collect()),
@@ -699,6 +786,14 @@ impl PartitionWriter {
     /// Graceful end of ownership: commits what is open. Returns the committed next offset.
     pub async fn close(mut self) -> Result<Option<i64>, SinkError> {
         self.rotate().await?;
+        // Records after the last committed file that no file holds (dead letters already
+        // acknowledged, tombstones skipped by policy): record that they are done, so the next
+        // owner does not read them, and send them to the dead-letter queue, again.
+        if let Some(consumed) = self.consumed_next
+            && self.log.next_offset().is_none_or(|c| consumed > c)
+        {
+            self.log.advance(consumed).await?;
+        }
         Ok(self.log.next_offset())
     }
 

@@ -21,7 +21,7 @@ use rdkafka::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
+use rdkafka::message::{Headers, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 
@@ -360,7 +360,16 @@ impl KafkaSource {
             };
             let ts = msg.timestamp().to_millis();
             let (key, value) = (msg.key(), msg.payload());
-            batches[idx].1.push(msg.offset(), ts, key, value);
+            match msg.headers() {
+                None => batches[idx].1.push(msg.offset(), ts, key, value),
+                Some(h) => batches[idx].1.push_with_headers(
+                    msg.offset(),
+                    ts,
+                    key,
+                    value,
+                    h.iter().map(|h| (h.key, h.value)),
+                ),
+            }
             total += 1;
             bytes += key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len);
             if total >= self.config.max_batch_records

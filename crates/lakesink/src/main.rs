@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
+mod dead_letters;
 mod standalone;
 
 #[derive(Parser)]

@@ -14,6 +14,8 @@ use lakesink_config::{Loaded, SinkConfig, TopicSelection};
 use lakesink_record::TopicPartition;
 use lakesink_sink::task::{SharedStatus, TaskEvent, TaskStatus, run_task};
 use lakesink_sink::{Budget, SinkSettings};
+
+use crate::dead_letters::{DeadLetterProducer, TaskDeadLetters};
 use lakesink_source::{Assigned, KafkaSource, PartitionHandler, SourceConfig, StartAt};
 use lakesink_storage::Store;
 use tokio::sync::{mpsc, oneshot};
@@ -54,6 +56,14 @@ pub fn run(connectors: Vec<Loaded>) -> Result<()> {
             config.storage_concurrency,
         );
         budgets.push((config.name.clone(), budget.clone()));
+        let dead_letters = match (&config.errors.dlq_topic, config.errors.tolerate_all) {
+            (Some(topic), true) => Some(
+                runtime
+                    .block_on(DeadLetterProducer::start(&config, topic))
+                    .with_context(|| format!("connector {}", config.name))?,
+            ),
+            _ => None,
+        };
         for task_id in 0..config.tasks_max {
             let owner = format!(
                 "{}:{}:{}:task-{task_id}",
@@ -63,10 +73,19 @@ pub fn run(connectors: Vec<Loaded>) -> Result<()> {
             );
             let settings = SinkSettings::from_config(&config, store.clone(), owner, budget.clone())
                 .map_err(|e| anyhow::anyhow!("connector {}: {e}", config.name))?;
-            let settings = Arc::new(SinkSettings {
+            let mut settings = SinkSettings {
                 stopping: stop.clone(),
                 ..settings
-            });
+            };
+            if let Some(producer) = &dead_letters {
+                settings.errors.queue = Some(Arc::new(TaskDeadLetters {
+                    producer: producer.clone(),
+                    connector: config.name.clone(),
+                    task_id,
+                    context_headers: config.errors.dlq_context_headers,
+                }));
+            }
+            let settings = Arc::new(settings);
             let (config, stop, handle) = (config.clone(), stop.clone(), runtime.handle().clone());
             let name = format!("{}-task-{task_id}", config.name);
             let thread = std::thread::Builder::new()
