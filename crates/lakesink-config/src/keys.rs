@@ -314,9 +314,9 @@ pub const PARQUET_CODECS: &[Choice] = &[
 
 pub const COMPATIBILITIES: &[Choice] = &[
     choice("NONE", &[]),
-    pending("BACKWARD", &[]),
-    pending("FORWARD", &[]),
-    pending("FULL", &[]),
+    choice("BACKWARD", &[]),
+    choice("FORWARD", &[]),
+    choice("FULL", &[]),
 ];
 
 pub const ERROR_TOLERANCES: &[Choice] = &[choice("none", &[]), choice("all", &[])];
@@ -769,7 +769,7 @@ pub static KEYS: &[KeyDef] = &[
         Choice(COMPATIBILITIES),
         Value("NONE"),
         S,
-        "Schema evolution policy. `NONE`: a change of value schema commits the open files and starts new ones.",
+        "Schema evolution policy; every file holds values of exactly one schema. `NONE`: any change of value schema starts new files. `BACKWARD` and `FULL`: a newer schema version starts new files; records of an older version are projected to the newer one (added fields take their defaults, numbers widen) and join its files, so mixed-version topics do not make small files; when no projection exists, new files start. `FORWARD`: a change starts new files (the anchor projects newer records down to the older schema, dropping their new fields; Lakesink never drops values). Versions come from the Schema Registry (the version under `<topic>-value`) or the JSON envelope's `version`; values without one start new files on a change, where the anchor's task fails. See docs/schema-evolution.md.",
     ),
     key(
         "schemas.cache.config",

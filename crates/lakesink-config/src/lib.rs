@@ -272,6 +272,16 @@ pub struct SinkConfig {
     pub key_converter: Option<ConverterConfig>,
     pub value_converter: ConverterConfig,
     pub errors: ErrorHandling,
+    pub compatibility: Compatibility,
+}
+
+/// `schema.compatibility`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compatibility {
+    None,
+    Backward,
+    Forward,
+    Full,
 }
 
 /// Kafka Connect's `errors.*` keys: what happens to a record that cannot be written.
@@ -1037,6 +1047,12 @@ pub fn load(worker: &RawConfig, connector: &RawConfig) -> Result<Loaded, ConfigE
         key_converter,
         value_converter,
         errors: error_handling,
+        compatibility: match c.choice("schema.compatibility") {
+            Some("BACKWARD") => Compatibility::Backward,
+            Some("FORWARD") => Compatibility::Forward,
+            Some("FULL") => Compatibility::Full,
+            _ => Compatibility::None,
+        },
     };
     Ok(Loaded { config, warnings })
 }

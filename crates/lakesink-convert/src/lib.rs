@@ -13,6 +13,7 @@
 pub mod avro;
 mod columns;
 pub mod json_schema;
+pub mod project;
 pub mod protobuf;
 pub mod registry_client;
 pub mod schema;
@@ -130,6 +131,7 @@ enum Registered {
     /// message met so far has its own compiled decoder (or the reason it has none).
     Protobuf(
         Arc<ProtobufFile>,
+        Option<i32>,
         HashMap<Vec<i32>, Result<Compiled, String>>,
     ),
 }
@@ -234,14 +236,21 @@ impl ValueConverter {
                     });
                 }
             };
-            let entry = fetched.and_then(|w| self.compile(&w));
+            // Connect's converters give a value schema the version of the writer schema
+            // under the subject of TopicNameStrategy; `schema.compatibility` compares them.
+            let subject = format!("{}-value", tp.topic);
+            let entry = fetched.and_then(|w| self.compile(&w, w.version_in(&subject)));
             self.registered.insert(id, entry);
         }
         Ok(())
     }
 
     /// Compiles a fetched writer schema for this converter.
-    fn compile(&mut self, w: &registry_client::WriterSchema) -> Result<Registered, String> {
+    fn compile(
+        &mut self,
+        w: &registry_client::WriterSchema,
+        version: Option<i32>,
+    ) -> Result<Registered, String> {
         let (expected, converter) = match self.config.kind {
             ConverterKind::Avro => ("AVRO", "AvroConverter"),
             ConverterKind::JsonSchema => ("JSON", "JsonSchemaConverter"),
@@ -265,10 +274,14 @@ impl ValueConverter {
             _ => {
                 let file = ProtobufFile::new(&w.schema, &w.references)
                     .map_err(|e| format!("schema id {}: {e}", w.id))?;
-                return Ok(Registered::Protobuf(Arc::new(file), HashMap::new()));
+                return Ok(Registered::Protobuf(
+                    Arc::new(file),
+                    version,
+                    HashMap::new(),
+                ));
             }
         };
-        let schema = self.intern(ValueKind::Typed, Some(decoder.connect_schema().clone()));
+        let schema = self.intern_versioned(decoder.connect_schema(), version);
         Ok(Registered::Single(schema, decoder))
     }
 
@@ -287,32 +300,43 @@ impl ValueConverter {
         };
         let file = match self.registered.get(&id) {
             Some(Ok(Registered::Single(s, d))) => return Ok(((s.clone(), d.clone()), WIRE_PREFIX)),
-            Some(Ok(Registered::Protobuf(file, messages))) => {
+            Some(Ok(Registered::Protobuf(file, version, messages))) => {
                 let (indexes, used) = protobuf::read_message_indexes(&bytes[WIRE_PREFIX..])
                     .map_err(|e| format!("schema id {id}: {e}"))?;
                 match messages.get(&indexes) {
                     Some(Ok(c)) => return Ok((c.clone(), WIRE_PREFIX + used)),
                     Some(Err(e)) => return Err(e.clone()),
-                    None => (file.clone(), indexes, used),
+                    None => (file.clone(), *version, indexes, used),
                 }
             }
             Some(Err(e)) => return Err(e.clone()),
             None => return Err(format!("schema id {id} was not fetched")),
         };
         // First record of this Protobuf message type: compile its decoder.
-        let (file, indexes, used) = file;
+        let (file, version, indexes, used) = file;
         let compiled = match file.message(&indexes) {
             Ok(d) => {
                 let d: Arc<dyn RowDecoder> = Arc::new(d);
-                let s = self.intern(ValueKind::Typed, Some(d.connect_schema().clone()));
+                let s = self.intern_versioned(d.connect_schema(), version);
                 Ok((s, d))
             }
             Err(e) => Err(format!("schema id {id}, message indexes {indexes:?}: {e}")),
         };
-        if let Some(Ok(Registered::Protobuf(_, messages))) = self.registered.get_mut(&id) {
+        if let Some(Ok(Registered::Protobuf(_, _, messages))) = self.registered.get_mut(&id) {
             messages.insert(indexes, compiled.clone());
         }
         compiled.map(|c| (c, WIRE_PREFIX + used))
+    }
+
+    /// The typed value schema of a registry schema, with its version.
+    fn intern_versioned(
+        &mut self,
+        connect: &ConnectSchema,
+        version: Option<i32>,
+    ) -> Arc<ValueSchema> {
+        let mut connect = connect.clone();
+        connect.version = version;
+        self.intern(ValueKind::Typed, Some(connect))
     }
 
     fn intern(&mut self, kind: ValueKind, connect: Option<ConnectSchema>) -> Arc<ValueSchema> {

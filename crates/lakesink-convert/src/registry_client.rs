@@ -28,6 +28,29 @@ pub struct WriterSchema {
     pub schema: String,
     /// (name, schema text) of every referenced schema, dependencies first.
     pub references: Vec<(String, String)>,
+    /// (subject, version) of every subject version holding this schema; empty when the
+    /// registry does not say (`/schemas/ids/{id}/versions` is missing before Confluent 5.5).
+    pub versions: Vec<(String, i32)>,
+}
+
+impl WriterSchema {
+    /// The version of this schema under `subject`, else under its only subject.
+    pub fn version_in(&self, subject: &str) -> Option<i32> {
+        self.versions
+            .iter()
+            .find(|(s, _)| s == subject)
+            .or(match self.versions.as_slice() {
+                [only] => Some(only),
+                _ => None,
+            })
+            .map(|(_, v)| *v)
+    }
+}
+
+#[derive(Deserialize)]
+struct SubjectVersionBody {
+    subject: String,
+    version: i32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -131,11 +154,20 @@ impl RegistryClient {
                 }
             }
         }
+        let versions = match self
+            .get::<Vec<SubjectVersionBody>>(&format!("/schemas/ids/{id}/versions"))
+            .await
+        {
+            Ok(v) => v.into_iter().map(|v| (v.subject, v.version)).collect(),
+            Err(RegistryError::Rejected { .. }) => Vec::new(),
+            Err(e) => return Err(e),
+        };
         let schema = Arc::new(WriterSchema {
             id,
             schema_type: body.schema_type.unwrap_or_else(|| "AVRO".into()),
             schema: body.schema,
             references,
+            versions,
         });
         self.cache.insert(id, schema.clone());
         Ok(schema)

@@ -23,7 +23,7 @@ pub use budget::{Budget, Peaks};
 pub use dead_letters::{DeadLetter, DeadLetterQueue, ErrorReporter, Stage};
 use lakesink_commit::{CommitError, Layout};
 use lakesink_config::{
-    ConverterConfig, OffsetOutOfRange, PartitionerConfig, PartitionerKind, Rotation, SinkConfig,
+    Compatibility, ConverterConfig, OffsetOutOfRange, PartitionerConfig, PartitionerKind, Rotation, SinkConfig,
     TimeZoneId, TimestampExtractorKind,
 };
 use lakesink_convert::{ConvertError, NullValues};
@@ -60,6 +60,8 @@ pub struct SinkSettings {
     /// `errors.*`: what happens to records that cannot be written. The runtime adds the
     /// dead-letter queue.
     pub errors: ErrorReporter,
+    /// `schema.compatibility`.
+    pub compatibility: Compatibility,
     /// Java class names reported in dead letters.
     pub converter_class: &'static str,
     pub partitioner_class: &'static str,
@@ -112,6 +114,7 @@ impl SinkSettings {
                 policy: config.errors.clone(),
                 queue: None,
             },
+            compatibility: config.compatibility,
             converter_class: config.value_converter.kind.java_class(),
             partitioner_class: config.partitioner.kind.java_class(),
         })

@@ -79,6 +79,7 @@ fn settings_with(
             },
             queue: None,
         },
+        compatibility: lakesink_config::Compatibility::None,
         converter_class: "org.apache.kafka.connect.json.JsonConverter",
         partitioner_class: "io.confluent.connect.storage.partitioner.DefaultPartitioner",
     })

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use bytes::Bytes;
 use lakesink_commit::{CommitError, FileCommit, PartitionLog, Recovery};
-use lakesink_config::Rotation;
+use lakesink_config::{Compatibility, Rotation};
 use lakesink_convert::{Converted, ValueConverter, ValueKind, ValueSchema};
 use lakesink_format::{FileFormatWriter, new_writer};
 use lakesink_partition::PartitionInput;
@@ -282,6 +282,9 @@ pub struct PartitionWriter {
     /// Offset after the last record consumed (written or skipped).
     consumed_next: Option<i64>,
     share: Share,
+    /// The value schema new files take (Connect's `currentSchema`): records of an older
+    /// version are projected to it under `schema.compatibility` BACKWARD and FULL.
+    current: Option<Arc<ValueSchema>>,
 }
 
 impl PartitionWriter {
@@ -312,6 +315,7 @@ impl PartitionWriter {
                 opened: 0,
                 consumed_next: recovery.next_offset,
                 share,
+                current: None,
             },
             recovery,
         ))
@@ -369,6 +373,7 @@ impl PartitionWriter {
             self.converter.convert(&tp, &batch)?
         };
         for run in converted {
+            let run = self.evolve(run);
             self.write_run(run, &batch, &mut letters).await?;
         }
         drop(batch);
@@ -388,6 +393,44 @@ impl PartitionWriter {
         self.account();
         self.share.settled();
         Ok(())
+    }
+
+    /// Applies `schema.compatibility` to a run (see docs/schema-evolution.md): either its
+    /// schema becomes the current one (files of another schema are then committed as the
+    /// run reaches their directories), or, under BACKWARD and FULL, a run of an older
+    /// version is projected to the current schema and joins its files.
+    fn evolve(&mut self, run: Converted) -> Converted {
+        let Some(current) = self.current.clone() else {
+            self.current = Some(run.schema.clone());
+            return run;
+        };
+        if Arc::ptr_eq(&current, &run.schema) {
+            return run;
+        }
+        let version = |s: &ValueSchema| s.connect.as_ref().and_then(|c| c.version);
+        let older = matches!(
+            (version(&run.schema), version(&current)),
+            (Some(new), Some(now)) if new < now
+        );
+        if older
+            && matches!(
+                self.settings.compatibility,
+                Compatibility::Backward | Compatibility::Full
+            )
+        {
+            match lakesink_convert::project::project(&run, &current) {
+                Ok(projected) => return projected,
+                Err(e) => tracing::info!(
+                    tp = %self.log.tp(),
+                    offset = run.offsets.first().copied().unwrap_or_default(),
+                    "records of schema version {:?} cannot be projected to version {:?} ({e}); starting new files",
+                    version(&run.schema),
+                    version(&current)
+                ),
+            }
+        }
+        self.current = Some(run.schema.clone());
+        run
     }
 
     /// The dead letter of the record at `offset` of `batch`.
