@@ -4,9 +4,11 @@
 //! batch per run of records sharing a value schema, with the Kafka Connect converters'
 //! semantics: `JsonConverter` (with or without the schema envelope), `StringConverter`,
 //! `ByteArrayConverter`. A record that does not convert is an error naming its topic,
-//! partition and offset. Confluent's `AvroConverter` reads the wire format (magic byte, schema
-//! id, Avro datum) with writer schemas fetched from a Schema Registry ([`registry_client`]),
-//! the only I/O here.
+//! partition and offset. Confluent's Schema Registry converters read the wire format (magic
+//! byte, schema id, then an Avro datum ([`avro`]), a JSON document ([`json_schema`]) or
+//! Protobuf message indexes and a message ([`protobuf`])) with writer schemas fetched from a
+//! Schema Registry ([`registry_client`]), the only I/O here. [`project`] rewrites values of
+//! one schema as values of another for `schema.compatibility`.
 //!
 //! Must not touch: Kafka clients, files, storage, offsets bookkeeping.
 

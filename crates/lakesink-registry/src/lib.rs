@@ -5,7 +5,8 @@
 //! It owns schema parsing and canonical forms ([`schema`]), the compatibility checkers
 //! ([`compat`]), the `_schemas` record format and replay ([`store`]), leadership and write
 //! fencing ([`leader`]), the registry's rules ([`registry`]) and the HTTP surface ([`api`]).
-//! It must not touch the sink: converters use the registry only over HTTP, like any client.
+//! It must not touch the sink: converters fetch schemas over HTTP, like any client, and reuse
+//! only the schema parsers of [`schema`].
 
 pub mod api;
 pub mod compat;

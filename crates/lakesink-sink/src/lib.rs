@@ -23,8 +23,8 @@ pub use budget::{Budget, Peaks};
 pub use dead_letters::{DeadLetter, DeadLetterQueue, ErrorReporter, Stage};
 use lakesink_commit::{CommitError, Layout};
 use lakesink_config::{
-    Compatibility, ConverterConfig, OffsetOutOfRange, PartitionerConfig, PartitionerKind, Rotation, SinkConfig,
-    TimeZoneId, TimestampExtractorKind,
+    Compatibility, ConverterConfig, OffsetOutOfRange, PartitionerConfig, PartitionerKind, Rotation,
+    SinkConfig, TimeZoneId, TimestampExtractorKind,
 };
 use lakesink_convert::{ConvertError, NullValues};
 use lakesink_format::{FormatError, FormatOptions};
