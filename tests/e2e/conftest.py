@@ -337,6 +337,9 @@ def kill_repeatedly(lakesink_bin, workdir, worker, connector, runs, rng, failpoi
             if not sink.alive():
                 assert "failpoint" in sink.output(), sink.output()[-2000:]
                 failpoint_kills += 1
+            else:
+                # Shown when the test fails for lack of failpoint kills: why no commit came.
+                print(f"run {run}: no failpoint reached in 60 s; log tail:\n{sink.output()[-1500:]}")
         else:
             time.sleep(rng.uniform(*pause))
         sink.kill()  # SIGKILL
