@@ -4,10 +4,12 @@ nested in it ([1, 0]) on another -- are written to HDFS as Parquet files whose r
 with pyarrow, equal what was produced, in the Connect shape Confluent's ProtobufData gives
 them (oneof as a `<name>_<index>` struct first, enum as its symbol, Timestamp as a UTC
 timestamp, map, repeated fields, unset proto3 scalars as their defaults, unset messages and
-absent `optional` fields as null); a record that is not a Protobuf message of its schema stops
-the task naming its offset."""
+absent `optional` fields as null); a nested message ([0, 1]) whose parent declares a map before
+its nested messages is read as the message produced; a record that is not a Protobuf message of
+its schema stops the task naming its offset."""
 import datetime
 import io
+import re
 
 import pyarrow.parquet as pq
 from confluent_kafka import Producer
@@ -219,3 +221,89 @@ def test_a_record_that_is_not_a_protobuf_message_stops_the_task_naming_it(kafka,
     # Nothing at or after the bad record is committed.
     files = committed_files(hdfs, root, topic).get(0, [])
     assert all(e < 10 for _, e, _ in files), files
+
+
+def map_first_file_descriptor():
+    """e2e/pbmapfirst.proto (proto3), built without protoc: a top-level Envelope whose map field
+    `attrs` comes before its nested messages, so its nested types are AttrsEntry, Item, Note
+    (protoc puts a map's entry type where the field is declared); Item ([0, 1]) has a map
+    `labels` before its nested Dim in the same way. Counting nested types without the entry
+    types would take [0, 1] for Note."""
+    F = descriptor_pb2.FieldDescriptorProto
+    fdp = descriptor_pb2.FileDescriptorProto(name="e2e/pbmapfirst.proto", package="e2e.pbmapfirst", syntax="proto3")
+
+    def field(msg, name, number, ftype, label=F.LABEL_OPTIONAL, type_name=None):
+        f = msg.field.add(name=name, number=number, type=ftype, label=label)
+        if type_name:
+            f.type_name = type_name
+
+    def entry(msg, name, value_type):
+        e = msg.nested_type.add(name=name)
+        e.options.map_entry = True
+        field(e, "key", 1, F.TYPE_STRING)
+        field(e, "value", 2, value_type)
+
+    envelope = fdp.message_type.add(name="Envelope")
+    entry(envelope, "AttrsEntry", F.TYPE_INT64)
+    item = envelope.nested_type.add(name="Item")
+    entry(item, "LabelsEntry", F.TYPE_STRING)
+    dim = item.nested_type.add(name="Dim")
+    field(dim, "width", 1, F.TYPE_INT32)
+    field(dim, "height", 2, F.TYPE_INT32)
+    field(item, "labels", 1, F.TYPE_MESSAGE, F.LABEL_REPEATED, ".e2e.pbmapfirst.Envelope.Item.LabelsEntry")
+    field(item, "sku", 2, F.TYPE_STRING)
+    field(item, "qty", 3, F.TYPE_INT32)
+    field(item, "dim", 4, F.TYPE_MESSAGE, type_name=".e2e.pbmapfirst.Envelope.Item.Dim")
+    note = envelope.nested_type.add(name="Note")
+    field(note, "text", 1, F.TYPE_STRING)
+    field(envelope, "attrs", 1, F.TYPE_MESSAGE, F.LABEL_REPEATED, ".e2e.pbmapfirst.Envelope.AttrsEntry")
+    field(envelope, "item", 2, F.TYPE_MESSAGE, type_name=".e2e.pbmapfirst.Envelope.Item")
+    field(envelope, "note", 3, F.TYPE_MESSAGE, type_name=".e2e.pbmapfirst.Envelope.Note")
+    return fdp
+
+
+def test_nested_message_after_a_map_is_read_as_the_message_produced(kafka, hdfs, hdfs_url, lakesink_bin,
+                                                                     workdir, registries):  # noqa: F811
+    """ProtobufSerializer counts a map's entry type among the nested types of its descriptor, so
+    Item, after Envelope's map, is [0, 1]; the registry prints the registered descriptor with
+    the entry messages where the descriptor has them (as Confluent's does), and the sink, reading
+    that text, decodes every record as an Item."""
+    reg = registries(leader=True)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(map_first_file_descriptor())
+    Item = message_factory.GetMessageClass(pool.FindMessageTypeByName("e2e.pbmapfirst.Envelope.Item"))
+    topic = unique("pb-mapfirst")
+    create_topic(kafka, topic, 1)
+    items, want = [], []
+    for i in range(30):
+        labels = {f"l{k}": f"v{i}-{k}" for k in range(i % 3)}
+        item = Item(sku=f"sku-{i}", qty=i - 10)
+        for k, v in labels.items():
+            item.labels[k] = v
+        dim = None
+        if i % 2:
+            item.dim.width, item.dim.height = i, 2 * i
+            dim = {"width": i, "height": 2 * i}
+        items.append(item)
+        # ProtobufData: fields in declaration order, an unset message as null.
+        want.append({"labels": labels, "sku": f"sku-{i}", "qty": i - 10, "dim": dim})
+    raws = produce(kafka, reg.url, topic, Item, items)
+    assert raws[0][5:8] == b"\x04\x00\x02", raws[0][:8]  # message indexes [0, 1]
+
+    text = reg.get_ok(f"/schemas/ids/{int.from_bytes(raws[0][1:5], 'big')}")["schema"]
+    assert re.search(r"repeated\s+\.e2e\.pbmapfirst\.Envelope\.AttrsEntry\s+attrs\s*=\s*1", text), text
+    assert text.index("message AttrsEntry") < text.index("message Item") < text.index("message Note"), text
+
+    root = f"/{unique('lake')}"
+    connector = connector_props(unique("pb-mapfirst"), topic, hdfs_url, root, flush__size=20, format__class=PARQUET)
+    sink = Lakesink(lakesink_bin, workdir, protobuf_worker(kafka, reg.url), connector, name="protobuf-mapfirst")
+    wait_until(lambda: caught_up(sink.output(), 1), 120, "the topic read to the end", sink)
+    assert sink.stop() == 0, sink.output()[-3000:]
+
+    files, columns, rows = rows_of(hdfs, root, topic)
+    assert [(s, e) for s, e, _ in files] == [(0, 19), (20, 29)], files
+    assert columns == ["labels", "sku", "qty", "dim"], columns
+    assert len(rows) == len(want)
+    for i, (got, expected) in enumerate(zip(rows, want)):
+        got["labels"] = dict(got["labels"]) if got["labels"] is not None else None
+        assert got == expected, (i, got, expected)

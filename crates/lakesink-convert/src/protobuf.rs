@@ -66,9 +66,11 @@ impl ProtobufFile {
     /// Follows the indexes: the first picks a top-level message in file order, each next one
     /// a message nested in the previous, in declaration order.
     ///
-    /// Map entry types do not count: the schema arrives as the registry's `.proto` text, where
-    /// maps are `map<K, V>` fields and not nested messages, and Confluent's deserializer
-    /// (`ProtobufSchema.toMessageName`) counts only the message elements of that text.
+    /// Nested messages count as Confluent's deserializer (`ProtobufSchema.toMessageName`)
+    /// counts the message elements of the registry's `.proto` text: entry types of fields
+    /// written as `map<K, V>` do not count, entry messages the text declares (as the registry
+    /// prints a registered descriptor's maps) do, where they stand
+    /// ([`ProtobufSchema::nested_messages`]).
     fn message_type(&self, indexes: &[i32]) -> Result<MessageDescriptor, String> {
         let indexes = if indexes.is_empty() {
             &[0][..]
@@ -93,8 +95,7 @@ impl ProtobufFile {
         )?;
         for &i in &indexes[1..] {
             let within = format!("message {}", message.full_name());
-            let nested = message.child_messages().filter(|m| !m.is_map_entry());
-            message = pick(nested.collect(), i, &within)?;
+            message = pick(self.schema.nested_messages(&message), i, &within)?;
         }
         Ok(message)
     }
@@ -1432,6 +1433,71 @@ enum Status {
             col(&cols, "lon").as_primitive::<Float64Type>().value(0),
             10.7
         );
+    }
+
+    #[test]
+    fn message_indexes_count_the_entry_messages_the_text_declares() {
+        // The registry's text of a registered descriptor whose map comes before the nested
+        // messages: the entry message counts where it stands, as in the producer's descriptor.
+        let declared = r#"syntax = "proto3";
+package p;
+
+message Outer {
+  repeated .p.Outer.AttrsEntry attrs = 1;
+  .p.Outer.First first = 2;
+  .p.Outer.Second second = 3;
+
+  message AttrsEntry {
+    option map_entry = true;
+
+    string key = 1;
+    int64 value = 2;
+  }
+  message First {
+    string name = 1;
+  }
+  message Second {
+    int32 n = 1;
+  }
+}
+"#;
+        let f = ProtobufFile::new(declared, &[]).unwrap();
+        assert_eq!(
+            f.message_type(&[0, 1]).unwrap().full_name(),
+            "p.Outer.First"
+        );
+        assert_eq!(
+            f.message_type(&[0, 2]).unwrap().full_name(),
+            "p.Outer.Second"
+        );
+        let d = f.message(&[0]).unwrap();
+        assert_eq!(names(d.connect_schema()), vec!["attrs", "first", "second"]);
+        assert!(matches!(
+            field(d.connect_schema(), "attrs").ty,
+            ConnectType::Map(..)
+        ));
+        // Written as `map<K, V>`, the entry type is no message of the text and does not count.
+        let map_syntax = r#"syntax = "proto3";
+package p;
+message Outer {
+  map<string, int64> attrs = 1;
+  First first = 2;
+  Second second = 3;
+  message First { string name = 1; }
+  message Second { int32 n = 1; }
+}
+"#;
+        let f = ProtobufFile::new(map_syntax, &[]).unwrap();
+        assert_eq!(
+            f.message_type(&[0, 0]).unwrap().full_name(),
+            "p.Outer.First"
+        );
+        assert_eq!(
+            f.message_type(&[0, 1]).unwrap().full_name(),
+            "p.Outer.Second"
+        );
+        let e = f.message(&[0, 2]).unwrap_err();
+        assert!(e.contains("message p.Outer has 2 message type(s)"), "{e}");
     }
 
     #[test]

@@ -247,8 +247,15 @@ fn base64_descriptor_parses_and_prints_as_proto_text() {
         "{text}"
     );
     assert!(text.contains("  .shared.Money total = 2;\n"), "{text}");
+    // Confluent prints a descriptor's map as the repeated entry field plus the entry message
+    // (`ProtobufSchema.toMessage` keeps every nested type), not as `map<K, V>`: message
+    // indexes count the entry type, so the text must declare it where the descriptor has it.
     assert!(
-        text.contains("  map<string, .shop.Order.Line> lines = 4;\n"),
+        text.contains("  repeated .shop.Order.LinesEntry lines = 4;\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  message LinesEntry {\n    option map_entry = true;\n  \n    string key = 1;\n    .shop.Order.Line value = 2;\n  }\n"),
         "{text}"
     );
     let reparsed = ProtobufSchema::parse(&text, &[("money.proto".to_owned(), MONEY.to_owned())])
@@ -414,4 +421,289 @@ fn confluent_meta_and_decimal_resolve_without_references() {
     let again = ProtobufSchema::parse(&printed, &[]).unwrap_or_else(|e| panic!("{e}\n{printed}"));
     assert_eq!(again.canonical(), printed);
     assert!(incompatibilities(&schema, &again).is_empty());
+}
+
+// Message indexes and maps. A serializer numbers nested messages by their place in its
+// descriptor's `nested_type`, map entry types included (confluent-kafka-python's
+// `_create_index_array`); Confluent's deserializer numbers the message elements of the
+// registry's text (`ProtobufSchema.toMessageName`).
+
+fn scalar(
+    name: &str,
+    number: i32,
+    ty: prost_types::field_descriptor_proto::Type,
+) -> prost_types::FieldDescriptorProto {
+    prost_types::FieldDescriptorProto {
+        name: Some(name.to_owned()),
+        number: Some(number),
+        label: Some(prost_types::field_descriptor_proto::Label::Optional as i32),
+        r#type: Some(ty as i32),
+        ..Default::default()
+    }
+}
+
+fn message_field(
+    name: &str,
+    number: i32,
+    type_name: &str,
+    label: prost_types::field_descriptor_proto::Label,
+) -> prost_types::FieldDescriptorProto {
+    prost_types::FieldDescriptorProto {
+        name: Some(name.to_owned()),
+        number: Some(number),
+        label: Some(label as i32),
+        r#type: Some(prost_types::field_descriptor_proto::Type::Message as i32),
+        type_name: Some(type_name.to_owned()),
+        ..Default::default()
+    }
+}
+
+/// `p.Header`, then `p.Outer` with a `map<string, int64>` field whose entry type comes before
+/// the nested messages `First` and `Second` (where protoc puts it for a map declared first),
+/// and `Second` again with a map before its nested `Deep`.
+fn map_first_descriptor() -> prost_types::FileDescriptorProto {
+    use prost_types::field_descriptor_proto::{Label, Type};
+    use prost_types::{DescriptorProto, MessageOptions};
+    let entry = |name: &str, value: Type| DescriptorProto {
+        name: Some(name.to_owned()),
+        field: vec![scalar("key", 1, Type::String), scalar("value", 2, value)],
+        options: Some(MessageOptions {
+            map_entry: Some(true),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let message = |name: &str, field: Vec<prost_types::FieldDescriptorProto>| DescriptorProto {
+        name: Some(name.to_owned()),
+        field,
+        ..Default::default()
+    };
+    let second = DescriptorProto {
+        nested_type: vec![
+            entry("LabelsEntry", Type::String),
+            message("Deep", vec![scalar("flag", 1, Type::Bool)]),
+        ],
+        ..message(
+            "Second",
+            vec![
+                message_field("labels", 1, ".p.Outer.Second.LabelsEntry", Label::Repeated),
+                message_field("deep", 2, ".p.Outer.Second.Deep", Label::Optional),
+            ],
+        )
+    };
+    let outer = DescriptorProto {
+        nested_type: vec![
+            entry("AttrsEntry", Type::Int64),
+            message("First", vec![scalar("name", 1, Type::String)]),
+            second,
+        ],
+        ..message(
+            "Outer",
+            vec![
+                message_field("attrs", 1, ".p.Outer.AttrsEntry", Label::Repeated),
+                message_field("first", 2, ".p.Outer.First", Label::Optional),
+                message_field("second", 3, ".p.Outer.Second", Label::Optional),
+            ],
+        )
+    };
+    prost_types::FileDescriptorProto {
+        name: Some("p/outer.proto".to_owned()),
+        package: Some("p".to_owned()),
+        syntax: Some("proto3".to_owned()),
+        message_type: vec![
+            message("Header", vec![scalar("source", 1, Type::String)]),
+            outer,
+        ],
+        ..Default::default()
+    }
+}
+
+/// Every message of `file` but map entries, with the indexes a serializer writes for it.
+fn producer_indexes(file: &prost_types::FileDescriptorProto) -> Vec<(String, Vec<i32>)> {
+    fn walk(
+        messages: &[prost_types::DescriptorProto],
+        scope: &str,
+        path: &[i32],
+        out: &mut Vec<(String, Vec<i32>)>,
+    ) {
+        for (i, m) in messages.iter().enumerate() {
+            let name = format!("{scope}{}", m.name());
+            let mut indexes = path.to_vec();
+            indexes.push(i as i32);
+            walk(&m.nested_type, &format!("{name}."), &indexes, out);
+            if !m.options.as_ref().is_some_and(|o| o.map_entry()) {
+                out.push((name, indexes));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        &file.message_type,
+        &format!("{}.", file.package()),
+        &[],
+        &mut out,
+    );
+    out
+}
+
+/// The message `indexes` name in `schema`, counted as Confluent's deserializer counts them.
+fn resolve(schema: &ProtobufSchema, indexes: &[i32]) -> Option<String> {
+    let (first, rest) = indexes.split_first()?;
+    let mut message = schema
+        .file()
+        .messages()
+        .nth(usize::try_from(*first).ok()?)?;
+    for i in rest {
+        message = schema
+            .nested_messages(&message)
+            .get(usize::try_from(*i).ok()?)?
+            .clone();
+    }
+    Some(message.full_name().to_owned())
+}
+
+#[test]
+fn descriptor_maps_print_as_entry_messages_and_keep_message_indexes() {
+    let descriptor = map_first_descriptor();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(descriptor.encode_to_vec());
+    let schema = ProtobufSchema::parse(&b64, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let text = schema.canonical();
+    // As Confluent prints a registered descriptor: the entry messages stay where the
+    // descriptor has them, so the text counts nested messages as the producer does.
+    assert_eq!(
+        text,
+        "syntax = \"proto3\";
+package p;
+
+message Header {
+  string source = 1;
+}
+message Outer {
+  repeated .p.Outer.AttrsEntry attrs = 1;
+  .p.Outer.First first = 2;
+  .p.Outer.Second second = 3;
+
+  message AttrsEntry {
+    option map_entry = true;
+  
+    string key = 1;
+    int64 value = 2;
+  }
+  message First {
+    string name = 1;
+  }
+  message Second {
+    repeated .p.Outer.Second.LabelsEntry labels = 1;
+    .p.Outer.Second.Deep deep = 2;
+  
+    message LabelsEntry {
+      option map_entry = true;
+    
+      string key = 1;
+      string value = 2;
+    }
+    message Deep {
+      bool flag = 1;
+    }
+  }
+}
+"
+    );
+
+    // The text parses back (as a registry re-reads what it stored) and prints the same.
+    let reparsed = ProtobufSchema::parse(&text, &[]).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(reparsed.canonical(), text);
+    let outer = reparsed
+        .pool()
+        .get_message_by_name("p.Outer")
+        .expect("p.Outer");
+    assert!(outer.get_field(1).is_some_and(|f| f.is_map()));
+    assert!(incompatibilities(&schema, &reparsed).is_empty());
+    assert!(incompatibilities(&reparsed, &schema).is_empty());
+    // Normalized, the entry messages are hidden and the maps are `map<K, V>` again, as
+    // Confluent's normalized form has them.
+    let normalized = schema.normalized();
+    assert!(
+        normalized.contains("  map<string, int64> attrs = 1;\n") && !normalized.contains("Entry"),
+        "{normalized}"
+    );
+    assert_eq!(reparsed.normalized(), normalized);
+
+    let serialized =
+        ProtobufSchema::parse(&reparsed.serialized(), &[]).unwrap_or_else(|e| panic!("{e}"));
+    let producer = producer_indexes(&descriptor);
+    assert_eq!(
+        producer,
+        vec![
+            ("p.Header".to_owned(), vec![0]),
+            ("p.Outer.First".to_owned(), vec![1, 1]),
+            ("p.Outer.Second.Deep".to_owned(), vec![1, 2, 1]),
+            ("p.Outer.Second".to_owned(), vec![1, 2]),
+            ("p.Outer".to_owned(), vec![1]),
+        ]
+    );
+    for (name, indexes) in &producer {
+        for (form, consumer) in [
+            ("descriptor", &schema),
+            ("printed text", &reparsed),
+            ("serialized", &serialized),
+        ] {
+            assert_eq!(
+                resolve(consumer, indexes).as_deref(),
+                Some(name.as_str()),
+                "{indexes:?} from the {form}"
+            );
+        }
+    }
+}
+
+#[test]
+fn source_maps_stay_map_fields_and_do_not_count_as_messages() {
+    // Registered as source, maps print as written and their entry types are no messages of
+    // the text: a serializer working from this text (Confluent's Java one) counts First as 0.
+    let text = "syntax = \"proto3\";\npackage p;\n\nmessage Outer {\n  map<string, int64> attrs = 1;\n  First first = 2;\n  Second second = 3;\n\n  message First {\n    string name = 1;\n  }\n  message Second {\n    map<string, string> labels = 1;\n    Deep deep = 2;\n  \n    message Deep {\n      bool flag = 1;\n    }\n  }\n}\n";
+    let schema = ProtobufSchema::parse(text, &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(schema.canonical(), text);
+    for (indexes, name) in [
+        (vec![0, 0], "p.Outer.First"),
+        (vec![0, 1], "p.Outer.Second"),
+        (vec![0, 1, 0], "p.Outer.Second.Deep"),
+    ] {
+        assert_eq!(
+            resolve(&schema, &indexes).as_deref(),
+            Some(name),
+            "{indexes:?}"
+        );
+    }
+    assert_eq!(resolve(&schema, &[0, 2]), None);
+    // The serialized descriptor has the entry types after the declared messages, as
+    // Confluent's has them, so counting its `nested_type` (confluent-kafka-python's
+    // deserializer) gives the same messages.
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(schema.serialized())
+        .expect("base64");
+    let file = prost_types::FileDescriptorProto::decode(bytes.as_slice()).expect("descriptor");
+    let outer = &file.message_type[0];
+    let names: Vec<&str> = outer.nested_type.iter().map(|m| m.name()).collect();
+    assert_eq!(names, vec!["First", "Second", "AttrsEntry"]);
+    let second: Vec<&str> = outer.nested_type[1]
+        .nested_type
+        .iter()
+        .map(|m| m.name())
+        .collect();
+    assert_eq!(second, vec!["Deep", "LabelsEntry"]);
+    for (name, indexes) in producer_indexes(&file) {
+        assert_eq!(resolve(&schema, &indexes), Some(name), "{indexes:?}");
+    }
+
+    // Text that declares an entry message (as Confluent prints a registered descriptor)
+    // counts it, where it stands.
+    let declared = "syntax = \"proto3\";\npackage p;\n\nmessage Outer {\n  repeated .p.Outer.AttrsEntry attrs = 1;\n  .p.Outer.First first = 2;\n\n  message AttrsEntry {\n    option map_entry = true;\n  \n    string key = 1;\n    int64 value = 2;\n  }\n  message First {\n    string name = 1;\n  }\n}\n";
+    let schema = ProtobufSchema::parse(declared, &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(schema.canonical(), declared);
+    assert_eq!(resolve(&schema, &[0, 1]).as_deref(), Some("p.Outer.First"));
+    assert_eq!(
+        resolve(&schema, &[0, 0]).as_deref(),
+        Some("p.Outer.AttrsEntry")
+    );
 }

@@ -9,8 +9,19 @@
 //! written here. It follows Confluent's layout: `syntax`, `package`, imports, file options, then
 //! messages before enums (each message: reserved, options, fields, oneofs, extension ranges,
 //! extends, nested messages, nested enums), top-level extends, services; two-space indents;
-//! maps as `map<K, V>`; `optional` on proto3 fields with explicit presence. For source input
-//! type names are printed as written; for descriptor input fully qualified (`.pkg.Type`).
+//! `optional` on proto3 fields with explicit presence. For source input type names are printed
+//! as written; for descriptor input fully qualified (`.pkg.Type`).
+//!
+//! Maps print as Confluent prints them (`ProtobufSchema.toProtoFile`/`toMessage` and
+//! `ProtobufSchemaUtils.toString`): a field the source writes as `map<K, V>` stays so, with no
+//! entry message; a map of a registered descriptor prints as a `repeated .pkg.M.XEntry` field
+//! plus the `XEntry` message (`option map_entry = true;`) among the nested messages, where the
+//! descriptor has it. Serializers' message indexes count the nested messages of a descriptor,
+//! entry types included, and Confluent's deserializer (`ProtobufSchema.toMessageName`) counts
+//! the messages the text declares; printing the entries keeps the two counts equal.
+//! [`ProtobufSchema::nested_messages`] is that count. The serialized descriptor of a source
+//! schema has the `map<K, V>` entry types after the declared nested messages, where Confluent's
+//! has them, so that counting its `nested_type` agrees too.
 //!
 //! The normalized form (`normalize=true`) makes equivalent schemas print equally: type names
 //! fully qualified, imports sorted and de-duplicated, options sorted by name, fields in number
@@ -25,7 +36,7 @@ use base64::Engine as _;
 use prost::Message as _;
 use prost_reflect::{
     DescriptorError, DescriptorPool, DynamicMessage, FileDescriptor, Kind, MapKey,
-    ReflectMessage as _, Value,
+    MessageDescriptor, ReflectMessage as _, Value,
 };
 use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::{
@@ -46,6 +57,9 @@ pub struct ProtobufSchema {
     canonical: String,
     normalized: String,
     serialized: String,
+    /// Full names of the main file's map entry types that its source writes as `map<K, V>`
+    /// fields: printed as such, and not counted by message indexes.
+    map_syntax: HashSet<String>,
 }
 
 /// One input file: source text or an encoded descriptor.
@@ -303,19 +317,22 @@ impl ProtobufSchema {
 
         let resolved = file.file_descriptor_proto().clone();
         let mut display = resolved.clone();
+        let mut map_syntax = HashSet::new();
         if let Some(Input::Source { proto, .. }) = inputs.get(&main_name) {
             overlay_written_names(&mut display, proto);
+            map_syntax = map_syntax_entries(proto);
         }
-        let canonical = Printer::new(&file, false).print(&display);
-        let normalized = Printer::new(&file, true).print(&resolved);
-        let serialized =
-            base64::engine::general_purpose::STANDARD.encode(encode_without_source_info(&file));
+        let canonical = Printer::new(&file, false, &map_syntax).print(&display);
+        let normalized = Printer::new(&file, true, &map_syntax).print(&resolved);
+        let serialized = base64::engine::general_purpose::STANDARD
+            .encode(encode_without_source_info(&file, &map_syntax));
         Ok(ProtobufSchema {
             pool,
             file,
             canonical,
             normalized,
             serialized,
+            map_syntax,
         })
     }
 
@@ -344,6 +361,18 @@ impl ProtobufSchema {
             .collect()
     }
 
+    /// The messages nested in `message` that serializers' message indexes count, in index
+    /// order: those the printed text declares, as Confluent's deserializer counts them
+    /// (`ProtobufSchema.toMessageName`). Entry types of fields written as `map<K, V>` are
+    /// left out; those of a registered descriptor, printed as messages, count where the
+    /// descriptor has them, as in the producer's own descriptor.
+    pub fn nested_messages(&self, message: &MessageDescriptor) -> Vec<MessageDescriptor> {
+        message
+            .child_messages()
+            .filter(|m| !self.map_syntax.contains(m.full_name()))
+            .collect()
+    }
+
     /// The descriptor pool (with dependencies) for decoding.
     pub fn pool(&self) -> &DescriptorPool {
         &self.pool
@@ -355,19 +384,100 @@ impl ProtobufSchema {
     }
 }
 
-/// The file descriptor encoded with its options (custom ones too) but without source info.
-fn encode_without_source_info(file: &FileDescriptor) -> Vec<u8> {
+/// Full names of the map entry types `proto` (as parsed, options not yet interpreted) declares
+/// with `map<K, V>` fields. The parser sets `map_entry` only on those; a message written with
+/// `option map_entry = true;` still has it as an uninterpreted option here.
+fn map_syntax_entries(proto: &FileDescriptorProto) -> HashSet<String> {
+    fn walk(messages: &[DescriptorProto], scope: &str, out: &mut HashSet<String>) {
+        for message in messages {
+            let name = format!("{scope}{}", message.name());
+            if message
+                .options
+                .as_ref()
+                .is_some_and(|o| o.map_entry == Some(true))
+            {
+                out.insert(name.clone());
+            }
+            walk(&message.nested_type, &format!("{name}."), out);
+        }
+    }
+    let mut out = HashSet::new();
+    let scope = if proto.package().is_empty() {
+        String::new()
+    } else {
+        format!("{}.", proto.package())
+    };
+    walk(&proto.message_type, &scope, &mut out);
+    out
+}
+
+/// The file descriptor encoded with its options (custom ones too) but without source info,
+/// and with the `map_syntax` entry types after the other nested messages (see the module
+/// documentation).
+fn encode_without_source_info(file: &FileDescriptor, map_syntax: &HashSet<String>) -> Vec<u8> {
     let bytes = file.encode_to_vec();
     let descriptor = FileDescriptorProto::default().descriptor();
+    let scope = if file.package_name().is_empty() {
+        String::new()
+    } else {
+        format!("{}.", file.package_name())
+    };
     match DynamicMessage::decode(descriptor, bytes.as_slice()) {
         Ok(mut message) => {
             message.clear_field_by_name("source_code_info");
+            if !map_syntax.is_empty()
+                && let Some(Value::List(messages)) = message.get_field_by_name_mut("message_type")
+            {
+                entries_last_dynamic(messages, &scope, map_syntax);
+            }
             message.encode_to_vec()
         }
         Err(_) => {
             let mut proto = file.file_descriptor_proto().clone();
             proto.source_code_info = None;
+            entries_last(&mut proto.message_type, &scope, map_syntax);
             proto.encode_to_vec()
+        }
+    }
+}
+
+/// Moves the `entries` among the nested types of `messages` (recursively) after the others,
+/// keeping both groups in order. Confluent builds a text's descriptor that way: the map
+/// entries are added while reading the fields, after the nested messages.
+fn entries_last(messages: &mut [DescriptorProto], scope: &str, entries: &HashSet<String>) {
+    for message in messages {
+        let inner = format!("{scope}{}.", message.name());
+        let is_entry = |m: &DescriptorProto| entries.contains(&format!("{inner}{}", m.name()));
+        let (mut nested, moved): (Vec<_>, Vec<_>) = std::mem::take(&mut message.nested_type)
+            .into_iter()
+            .partition(|m| !is_entry(m));
+        nested.extend(moved);
+        entries_last(&mut nested, &inner, entries);
+        message.nested_type = nested;
+    }
+}
+
+/// [`entries_last`] over `DescriptorProto` values of a dynamic `FileDescriptorProto`.
+fn entries_last_dynamic(messages: &mut [Value], scope: &str, entries: &HashSet<String>) {
+    let name = |value: &Value| match value {
+        Value::Message(m) => m
+            .get_field_by_name("name")
+            .and_then(|n| n.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    for value in messages {
+        let inner = format!("{scope}{}.", name(value));
+        let Value::Message(message) = value else {
+            continue;
+        };
+        if let Some(Value::List(list)) = message.get_field_by_name_mut("nested_type") {
+            let (mut nested, moved): (Vec<Value>, Vec<Value>) = std::mem::take(list)
+                .into_iter()
+                .partition(|m| !entries.contains(&format!("{inner}{}", name(m))));
+            nested.extend(moved);
+            entries_last_dynamic(&mut nested, &inner, entries);
+            *list = nested;
         }
     }
 }
@@ -610,6 +720,8 @@ struct Printer<'a> {
     file: &'a FileDescriptor,
     normalize: bool,
     proto3: bool,
+    /// Entry types the source writes as `map<K, V>` fields.
+    map_syntax: &'a HashSet<String>,
 }
 
 /// Appends `text` (one or more lines) indented by two spaces. Like Confluent, blank lines
@@ -634,13 +746,26 @@ fn reserved_range_text(start: i32, end_inclusive: i32, max_value: i32) -> String
 }
 
 impl<'a> Printer<'a> {
-    fn new(file: &'a FileDescriptor, normalize: bool) -> Printer<'a> {
+    fn new(
+        file: &'a FileDescriptor,
+        normalize: bool,
+        map_syntax: &'a HashSet<String>,
+    ) -> Printer<'a> {
         let proto3 = file.file_descriptor_proto().syntax() == "proto3";
         Printer {
             file,
             normalize,
             proto3,
+            map_syntax,
         }
+    }
+
+    /// Whether the nested type `entry` (full name `full_name`) prints inside a `map<K, V>`
+    /// field rather than as a message: always in the normalized form (Confluent hides the
+    /// synthetic map messages there), otherwise only where the source wrote `map<K, V>`.
+    fn printed_as_map(&self, entry: &DescriptorProto, full_name: &str) -> bool {
+        entry.options.as_ref().is_some_and(|o| o.map_entry())
+            && (self.normalize || self.map_syntax.contains(full_name))
     }
 
     /// In the normalized form, options sorted by name (custom ones without their parentheses).
@@ -768,7 +893,7 @@ impl<'a> Printer<'a> {
 
         // options
         if let Some(d) = &descriptor {
-            let options = self.sorted(option_pairs(&d.options(), &["map_entry"]));
+            let options = self.sorted(option_pairs(&d.options(), &[]));
             if !options.is_empty() {
                 let mut section = String::new();
                 for (name, value) in options {
@@ -882,7 +1007,8 @@ impl<'a> Printer<'a> {
             .nested_type
             .iter()
             .filter(|n| {
-                !n.options.as_ref().is_some_and(|o| o.map_entry()) && !groups.contains(n.name())
+                !self.printed_as_map(n, &format!("{inner_scope}{}", n.name()))
+                    && !groups.contains(n.name())
             })
             .collect();
         if !nested.is_empty() || !message.enum_type.is_empty() {
@@ -909,9 +1035,14 @@ impl<'a> Printer<'a> {
         out
     }
 
-    /// The type as printed: scalar name, `map<K, V>`, or the type name.
-    fn type_text(&self, field: &FieldDescriptorProto, message: Option<&DescriptorProto>) -> String {
-        if let Some(entry) = message.and_then(|m| self.map_entry(field, m)) {
+    /// The type as printed: scalar name, `map<K, V>`, or the type name. `message`: the
+    /// message declaring `field`, and its full name.
+    fn type_text(
+        &self,
+        field: &FieldDescriptorProto,
+        message: Option<(&DescriptorProto, &str)>,
+    ) -> String {
+        if let Some(entry) = message.and_then(|(m, name)| self.map_entry(field, m, name)) {
             let key = entry.field.iter().find(|f| f.number() == 1);
             let value = entry.field.iter().find(|f| f.number() == 2);
             if let (Some(key), Some(value)) = (key, value) {
@@ -928,20 +1059,21 @@ impl<'a> Printer<'a> {
         }
     }
 
-    /// The map entry type a repeated field refers to, if it is a map.
+    /// The map entry type a repeated field of `message` (full name `message_name`) refers to,
+    /// if the field prints as `map<K, V>`.
     fn map_entry<'m>(
         &self,
         field: &FieldDescriptorProto,
         message: &'m DescriptorProto,
+        message_name: &str,
     ) -> Option<&'m DescriptorProto> {
         if field.label() != Label::Repeated || field.type_name.is_none() {
             return None;
         }
         let simple = field.type_name().rsplit('.').next().unwrap_or_default();
-        message
-            .nested_type
-            .iter()
-            .find(|n| n.name() == simple && n.options.as_ref().is_some_and(|o| o.map_entry()))
+        message.nested_type.iter().find(|n| {
+            n.name() == simple && self.printed_as_map(n, &format!("{message_name}.{simple}"))
+        })
     }
 
     fn field(
@@ -951,7 +1083,7 @@ impl<'a> Printer<'a> {
         message_name: &str,
         with_label: bool,
     ) -> String {
-        let is_map = self.map_entry(field, message).is_some();
+        let is_map = self.map_entry(field, message, message_name).is_some();
         let mut out = String::new();
         if with_label && !is_map {
             out.push_str(self.label(field));
@@ -968,7 +1100,7 @@ impl<'a> Printer<'a> {
             let _ = write!(
                 out,
                 "{} {} = {}",
-                self.type_text(field, Some(message)),
+                self.type_text(field, Some((message, message_name))),
                 field.name(),
                 field.number()
             );
