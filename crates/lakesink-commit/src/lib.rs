@@ -233,6 +233,28 @@ pub struct StagedCommit {
     record: CommitRecord,
 }
 
+/// Temp file names of one owner of a partition: `<epoch>-<uuid>_tmp<ext>` in its temp
+/// directory, so recovery can tell whose files they are.
+#[derive(Debug, Clone)]
+pub struct TempNames {
+    dir: String,
+    epoch: u64,
+}
+
+impl TempNames {
+    /// A fresh, unique temp path for a new data file.
+    pub fn next(&self, extension: &str) -> String {
+        lakesink_storage::join(&[
+            &self.dir,
+            &format!(
+                "{}-{}_tmp{extension}",
+                self.epoch,
+                uuid::Uuid::new_v4().simple()
+            ),
+        ])
+    }
+}
+
 /// What recovery found, for logs and metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recovery {
@@ -617,14 +639,15 @@ impl PartitionLog {
 
     /// A fresh, unique temp path for a new data file of this partition.
     pub fn new_temp_path(&self, extension: &str) -> String {
-        lakesink_storage::join(&[
-            &self.layout.tmp_dir(&self.tp),
-            &format!(
-                "{}-{}_tmp{extension}",
-                self.epoch,
-                uuid::Uuid::new_v4().simple()
-            ),
-        ])
+        self.temp_names().next(extension)
+    }
+
+    /// Names temp files of this owner without the log (usable while a commit holds it).
+    pub fn temp_names(&self) -> TempNames {
+        TempNames {
+            dir: self.layout.tmp_dir(&self.tp),
+            epoch: self.epoch,
+        }
     }
 
     /// Writes the commit record of `files` and `next_offset` under a pending name. It can run

@@ -110,6 +110,8 @@ pub struct ValueConverter {
     /// why records with that id cannot be read (reported at each such record).
     registry: Option<RegistryClient>,
     registered: HashMap<u32, Result<Registered, String>>,
+    /// The Avro or JSON Schema id of the previous record (runs of one id are the rule).
+    recent: Option<(u32, Compiled)>,
 }
 
 /// A compiled writer schema: decodes the payload of one framed value into one row.
@@ -187,6 +189,7 @@ impl ValueConverter {
             by_text: HashMap::new(),
             registry,
             registered: HashMap::new(),
+            recent: None,
         }
     }
 
@@ -209,10 +212,16 @@ impl ValueConverter {
         if !self.config.kind.uses_registry() {
             return Ok(());
         }
+        // Runs of one id are the rule: look each run up once.
+        let mut last = None;
         for record in batch.iter() {
             let Some(id) = record.value.and_then(schema_id) else {
                 continue;
             };
+            if last == Some(id) {
+                continue;
+            }
+            last = Some(id);
             if self.registered.contains_key(&id) {
                 continue;
             }
@@ -300,8 +309,17 @@ impl ValueConverter {
                 ),
             });
         };
+        if let Some((recent, compiled)) = &self.recent
+            && *recent == id
+        {
+            return Ok((compiled.clone(), WIRE_PREFIX));
+        }
         let file = match self.registered.get(&id) {
-            Some(Ok(Registered::Single(s, d))) => return Ok(((s.clone(), d.clone()), WIRE_PREFIX)),
+            Some(Ok(Registered::Single(s, d))) => {
+                let compiled = (s.clone(), d.clone());
+                self.recent = Some((id, compiled.clone()));
+                return Ok((compiled, WIRE_PREFIX));
+            }
             Some(Ok(Registered::Protobuf(file, version, messages))) => {
                 let (indexes, used) = protobuf::read_message_indexes(&bytes[WIRE_PREFIX..])
                     .map_err(|e| format!("schema id {id}: {e}"))?;

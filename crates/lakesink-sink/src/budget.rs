@@ -80,6 +80,11 @@ impl Budget {
     pub fn buffered_bytes(&self) -> u64 {
         self.buffered_bytes.load(Ordering::Relaxed)
     }
+
+    /// Whether the connector holds less than three quarters of its memory limit.
+    pub(crate) fn has_room(&self) -> bool {
+        self.buffered_bytes() <= self.max_buffered_bytes - self.max_buffered_bytes / 4
+    }
 }
 
 /// One writer's part of a [`Budget`]; released when dropped.

@@ -149,6 +149,7 @@ async fn tolerated_records_are_acknowledged_before_anything_after_them_commits()
     let s = tolerant(settings(d.path(), 2, None), queue.clone());
     let (mut w, _) = PartitionWriter::open(s.clone(), tp.clone()).await.unwrap();
     w.write(b).await.unwrap();
+    w.settle().await.unwrap();
     let letters = queue.letters.lock().unwrap().clone();
     assert_eq!(
         letters.iter().map(|l| l.offset).collect::<Vec<_>>(),
@@ -216,7 +217,9 @@ async fn flush_size_rotation_and_recovery() {
     let (mut w, rec) = PartitionWriter::open(s.clone(), tp.clone()).await.unwrap();
     assert_eq!(rec.next_offset, None);
     w.write(batch(0..5, SCHEMA_1, |_| 0)).await.unwrap();
+    w.settle().await.unwrap();
     w.write(batch(5..8, SCHEMA_1, |_| 0)).await.unwrap();
+    w.settle().await.unwrap();
     assert_eq!(
         committed(d.path()),
         vec![
@@ -231,6 +234,7 @@ async fn flush_size_rotation_and_recovery() {
     assert_eq!(w.committed_next(), Some(6));
     // Redelivered records below the written position are skipped.
     w.write(batch(4..9, SCHEMA_1, |_| 0)).await.unwrap();
+    w.settle().await.unwrap();
     assert_eq!(w.committed_next(), Some(9));
     assert_eq!(
         committed(d.path()).last().unwrap(),
@@ -238,6 +242,7 @@ async fn flush_size_rotation_and_recovery() {
     );
     // A crash now loses nothing committed; a new owner resumes at 9.
     w.write(batch(9..10, SCHEMA_1, |_| 0)).await.unwrap();
+    w.settle().await.unwrap();
     drop(w);
     let (w2, rec) = PartitionWriter::open(s, tp).await.unwrap();
     assert_eq!(rec.next_offset, Some(9));
@@ -260,6 +265,7 @@ async fn schema_change_and_record_time_rotation() {
         b.push(r.offset, r.timestamp, r.key, r.value);
     }
     w.write(b).await.unwrap();
+    w.settle().await.unwrap();
     assert_eq!(
         committed(d.path()),
         vec!["t+0+0000000000+0000000001.json"],
@@ -269,6 +275,7 @@ async fn schema_change_and_record_time_rotation() {
     w.write(batch(4..6, SCHEMA_2, |o| if o == 4 { 1020 } else { 1030 }))
         .await
         .unwrap();
+    w.settle().await.unwrap();
     assert_eq!(
         committed(d.path()).last().unwrap(),
         "t+0+0000000002+0000000003.json"
@@ -362,6 +369,7 @@ async fn directories_commit_on_their_own_and_a_crash_loses_and_repeats_nothing()
     let (mut w, _) = PartitionWriter::open(s.clone(), tp.clone()).await.unwrap();
     // a: 0 2 3 | 4 6 7 (two full files); b: 1 5 (stays open).
     w.write(keyed(0..8, key_of)).await.unwrap();
+    w.settle().await.unwrap();
     assert_eq!(w.committed_next(), Some(1), "b's open file holds offset 1");
     let files = all_committed(d.path());
     assert_eq!(
@@ -385,6 +393,7 @@ async fn directories_commit_on_their_own_and_a_crash_loses_and_repeats_nothing()
     assert_eq!(rec.next_offset, Some(1));
     assert_eq!(rec.ahead.get("t/k=a"), Some(&7));
     w.write(keyed(1..10, key_of)).await.unwrap();
+    w.settle().await.unwrap();
     assert_eq!(w.close().await.unwrap(), Some(10));
     let files = all_committed(d.path());
     let mut ids: Vec<i64> = files.iter().flat_map(|f| f.2.clone()).collect();
@@ -439,6 +448,7 @@ async fn open_file_limit_commits_the_oldest_files_early() {
     w.write(keyed(0..10, |o| format!("v{}", o % 5)))
         .await
         .unwrap();
+    w.settle().await.unwrap();
     assert_eq!(w.open_files(), 2);
     assert_eq!(budget.open_files(), 2);
     let early = all_committed(d.path());
@@ -451,6 +461,7 @@ async fn open_file_limit_commits_the_oldest_files_early() {
     w.write(keyed(10..20, |o| format!("v{}", o % 5)))
         .await
         .unwrap();
+    w.settle().await.unwrap();
     assert_eq!(w.close().await.unwrap(), Some(20));
     assert_eq!(budget.open_files(), 0, "closing gives the files back");
     let mut ids: Vec<i64> = all_committed(d.path())
@@ -479,6 +490,7 @@ async fn memory_limit_commits_small_files_early() {
         w.write(keyed(start..start + 10_000, |o| format!("v{}", o % 3)))
             .await
             .unwrap();
+        w.settle().await.unwrap();
         assert!(
             budget.buffered_bytes() <= 1 << 20,
             "after a batch the writer is back under the limit: {}",
@@ -511,6 +523,7 @@ async fn size_rotation_makes_files_near_the_target() {
         w.write(batch(start..start + 10, SCHEMA_1, |_| 0))
             .await
             .unwrap();
+        w.settle().await.unwrap();
     }
     assert_eq!(w.close().await.unwrap(), Some(2_000));
     let names = committed(d.path());

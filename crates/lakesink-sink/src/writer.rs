@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use bytes::Bytes;
-use lakesink_commit::{CommitError, FileCommit, PartitionLog, Recovery};
+use lakesink_commit::{CommitError, FileCommit, PartitionLog, Recovery, TempNames};
 use lakesink_config::{Compatibility, Rotation};
 use lakesink_convert::{Converted, ValueConverter, ValueKind, ValueSchema};
 use lakesink_format::{FileFormatWriter, new_writer};
@@ -273,7 +273,17 @@ impl SliceRows {
 pub struct PartitionWriter {
     settings: Arc<SinkSettings>,
     rotation: Rotation,
-    log: PartitionLog,
+    tp: TopicPartition,
+    /// The commit log; `None` while a commit runs in the background ([`Self::committing`]).
+    log: Option<PartitionLog>,
+    /// The commit started last, if it still runs: it closes its files (an HDFS close waits
+    /// about half a second for the DataNode's block report) and publishes its record while
+    /// the writer goes on with the next records. One at a time, so commits stay in order.
+    committing: Option<Committing>,
+    /// The log's next offset and `ahead` map after the last finished commit.
+    committed_next: Option<i64>,
+    ahead: BTreeMap<String, i64>,
+    temp_names: TempNames,
     converter: ValueConverter,
     open: BTreeMap<String, OpenFile>,
     /// Finished files waiting for the commit at the end of the batch.
@@ -285,6 +295,41 @@ pub struct PartitionWriter {
     /// The value schema new files take (Connect's `currentSchema`): records of an older
     /// version are projected to it under `schema.compatibility` BACKWARD and FULL.
     current: Option<Arc<ValueSchema>>,
+}
+
+/// A commit running in the background, with what its files still hold.
+struct Committing {
+    task: tokio::task::JoinHandle<(PartitionLog, Result<(), SinkError>)>,
+    files: usize,
+    bytes: u64,
+}
+
+/// Writes and closes the sealed files, then publishes their commit record.
+async fn commit_files(
+    log: &mut PartitionLog,
+    settings: &SinkSettings,
+    ended: Vec<OpenFile>,
+    entries: Vec<FileCommit>,
+    next: i64,
+) -> Result<(), SinkError> {
+    let count = entries.len();
+    let records: u64 = entries.iter().map(|e| e.records).sum();
+    // Write and close the files while the commit record is written. The record is
+    // published only once every file is durable. Files are written a bounded number at a
+    // time per connector.
+    let store = settings.store.clone();
+    let slots = &settings.budget.storage_slots;
+    let persisting =
+        futures::future::join_all(ended.into_iter().map(|f| f.persist(store.clone(), slots)));
+    let (persisted, staged) = tokio::join!(persisting, log.stage(entries, next));
+    let staged = staged?;
+    if let Some(e) = persisted.into_iter().find_map(Result::err) {
+        log.discard(staged).await;
+        return Err(e);
+    }
+    log.commit_staged(staged).await?;
+    tracing::debug!(tp = %log.tp(), files = count, records, next_offset = next, "committed");
+    Ok(())
 }
 
 impl PartitionWriter {
@@ -308,7 +353,12 @@ impl PartitionWriter {
             PartitionWriter {
                 settings,
                 rotation,
-                log,
+                tp: log.tp().clone(),
+                committed_next: log.next_offset(),
+                ahead: log.ahead().clone(),
+                temp_names: log.temp_names(),
+                log: Some(log),
+                committing: None,
                 converter,
                 open: BTreeMap::new(),
                 sealed: Vec::new(),
@@ -322,12 +372,48 @@ impl PartitionWriter {
     }
 
     pub fn tp(&self) -> &TopicPartition {
-        self.log.tp()
+        &self.tp
     }
 
-    /// The committed next offset (from storage).
+    /// The committed next offset (from storage), as of the last finished commit.
     pub fn committed_next(&self) -> Option<i64> {
-        self.log.next_offset()
+        self.committed_next
+    }
+
+    /// The commit log, once no commit holds it.
+    async fn log(&mut self) -> Result<&mut PartitionLog, SinkError> {
+        self.settle().await?;
+        self.log
+            .as_mut()
+            .ok_or_else(|| SinkError::Internal(format!("{}: commit log lost", self.tp)))
+    }
+
+    /// Waits for the commit running in the background, if any, and takes its result.
+    pub async fn settle(&mut self) -> Result<(), SinkError> {
+        let Some(committing) = self.committing.take() else {
+            return Ok(());
+        };
+        let (log, result) = committing
+            .task
+            .await
+            .map_err(|e| SinkError::Internal(format!("{}: commit task: {e}", self.tp)))?;
+        self.committed_next = log.next_offset();
+        self.ahead = log.ahead().clone();
+        self.log = Some(log);
+        self.account();
+        result
+    }
+
+    /// Takes the result of a background commit that has finished, without waiting.
+    async fn settle_if_done(&mut self) -> Result<(), SinkError> {
+        if self
+            .committing
+            .as_ref()
+            .is_some_and(|c| c.task.is_finished())
+        {
+            self.settle().await?;
+        }
+        Ok(())
     }
 
     /// Number of files open now.
@@ -337,7 +423,9 @@ impl PartitionWriter {
 
     /// Records the policy decision that offsets before `offset` are gone (retention).
     pub async fn skip_to(&mut self, offset: i64) -> Result<(), SinkError> {
-        self.log.advance(offset).await?;
+        let log = self.log().await?;
+        log.advance(offset).await?;
+        self.committed_next = log.next_offset();
         self.consumed_next = Some(offset);
         Ok(())
     }
@@ -353,8 +441,8 @@ impl PartitionWriter {
         };
         // A registry that stays unavailable fails here, before any record is set aside:
         // a transient failure never makes a dead letter.
-        self.converter.prepare(self.log.tp(), &batch).await?;
-        let tp = self.log.tp().clone();
+        self.converter.prepare(&self.tp, &batch).await?;
+        let tp = self.tp.clone();
         let mut letters = Vec::new();
         let converted = if self.settings.errors.tolerates() {
             let (runs, failed) = self.converter.convert_tolerant(&tp, &batch)?;
@@ -421,7 +509,7 @@ impl PartitionWriter {
             match lakesink_convert::project::project(&run, &current) {
                 Ok(projected) => return projected,
                 Err(e) => tracing::info!(
-                    tp = %self.log.tp(),
+                    tp = %self.tp,
                     offset = run.offsets.first().copied().unwrap_or_default(),
                     "records of schema version {:?} cannot be projected to version {:?} ({e}); starting new files",
                     version(&run.schema),
@@ -445,7 +533,7 @@ impl PartitionWriter {
     ) -> Option<DeadLetter> {
         let record = batch.get(batch.index_of(offset)?);
         Some(DeadLetter::new(
-            self.log.tp(),
+            &self.tp,
             &record,
             stage,
             class_name,
@@ -462,7 +550,7 @@ impl PartitionWriter {
         batch: &RawBatch,
         letters: &mut Vec<DeadLetter>,
     ) -> Result<(), SinkError> {
-        let tp = self.log.tp().clone();
+        let tp = self.tp.clone();
         let now = now_ms();
         let parted = loop {
             if run.is_empty() {
@@ -501,7 +589,7 @@ impl PartitionWriter {
             Some(t) => Cow::Owned(t.into_iter().map(Some).collect()),
             None => Cow::Borrowed(&run.timestamps),
         };
-        let ahead = self.log.ahead();
+        let ahead = &self.ahead;
         let slices: Vec<SliceRows> = parted
             .slices
             .into_iter()
@@ -620,9 +708,7 @@ impl PartitionWriter {
 
     fn new_file(&mut self, schema: &Arc<ValueSchema>, now: u64) -> Result<OpenFile, SinkError> {
         let format = new_writer(&self.settings.format, schema)?;
-        let temp = self
-            .log
-            .new_temp_path(self.settings.format.kind.extension());
+        let temp = self.temp_names.next(self.settings.format.kind.extension());
         self.opened += 1;
         let next_scheduled = match (
             self.rotation.rotate_schedule_interval_ms,
@@ -632,7 +718,7 @@ impl PartitionWriter {
             _ => None,
         };
         Ok(OpenFile {
-            tp: self.log.tp().clone(),
+            tp: self.tp.clone(),
             schema: schema.clone(),
             format,
             storage: None,
@@ -661,9 +747,13 @@ impl PartitionWriter {
     /// Publishes what this writer holds to the connector's limits.
     fn account(&mut self) {
         let files = self.open.values().chain(self.sealed.iter().map(|(_, f)| f));
-        let bytes = files.map(OpenFile::buffered).sum();
-        self.share
-            .update(self.open.len() + self.sealed.len(), bytes);
+        let mut bytes = files.map(OpenFile::buffered).sum();
+        let mut count = self.open.len() + self.sealed.len();
+        if let Some(c) = &self.committing {
+            bytes += c.bytes;
+            count += c.files;
+        }
+        self.share.update(count, bytes);
     }
 
     /// Gives back what this writer holds above its share while the connector is over
@@ -671,8 +761,17 @@ impl PartitionWriter {
     /// storage, small ones (for memory) and the oldest ones (for open files) are committed.
     async fn enforce_limits(&mut self) -> Result<(), SinkError> {
         let mut excess = self.share.excess();
-        // Sealed files go away with this batch's commit anyway.
-        excess.files = excess.files.saturating_sub(self.sealed.len());
+        // Sealed files go away with this batch's commit anyway, and the files of the commit
+        // under way as soon as it ends: committing other files early for them would only
+        // make small files.
+        let (committing_files, committing_bytes) = self
+            .committing
+            .as_ref()
+            .map_or((0, 0), |c| (c.files, c.bytes));
+        excess.files = excess
+            .files
+            .saturating_sub(self.sealed.len() + committing_files);
+        excess.bytes = excess.bytes.saturating_sub(committing_bytes);
         if excess.files == 0 && excess.bytes == 0 {
             return Ok(());
         }
@@ -741,9 +840,9 @@ impl PartitionWriter {
                 .collect();
             commit.extend(more);
         }
-        tracing::trace!(tp = %self.log.tp(), ?excess, early_commits = commit.len(), held = self.open.values().map(OpenFile::buffered).sum::<u64>(), "limits applied");
+        tracing::trace!(tp = %self.tp, ?excess, early_commits = commit.len(), held = self.open.values().map(OpenFile::buffered).sum::<u64>(), "limits applied");
         if !commit.is_empty() {
-            tracing::debug!(tp = %self.log.tp(), files = commit.len(), ?excess, "committing files early: the connector is over its open-file or memory limit");
+            tracing::debug!(tp = %self.tp, files = commit.len(), ?excess, "committing files early: the connector is over its open-file or memory limit");
             commit.iter().for_each(|d| self.seal(d));
         }
         Ok(())
@@ -752,6 +851,7 @@ impl PartitionWriter {
     /// Wall-clock work, also for a partition that receives nothing: scheduled rotation and
     /// the connector's limits.
     pub async fn tick(&mut self, now: u64) -> Result<(), SinkError> {
+        self.settle_if_done().await?;
         let due: Vec<String> = self
             .open
             .iter()
@@ -771,7 +871,8 @@ impl PartitionWriter {
     pub async fn rotate(&mut self) -> Result<(), SinkError> {
         let all: Vec<String> = self.open.keys().cloned().collect();
         all.iter().for_each(|d| self.seal(d));
-        self.commit_sealed().await
+        self.commit_sealed().await?;
+        self.settle().await
     }
 
     /// Closes the sealed files and commits them atomically. Runs when everything consumed is
@@ -781,8 +882,9 @@ impl PartitionWriter {
         if self.sealed.is_empty() {
             return Ok(());
         }
+        // The previous commit's record must be published before this one is staged.
+        self.settle().await?;
         let files = std::mem::take(&mut self.sealed);
-        let tp = self.log.tp().clone();
         let next = self
             .open
             .values()
@@ -792,37 +894,40 @@ impl PartitionWriter {
             .or_else(|| files.iter().map(|(_, f)| f.end_offset + 1).max())
             .unwrap_or(0);
         let ext = self.settings.format.kind.extension();
+        let tp = self.tp.clone();
+        let Some(log) = self.log.take() else {
+            return Err(SinkError::Internal(format!("{tp}: commit log lost")));
+        };
         let mut entries = Vec::with_capacity(files.len());
         let mut ended = Vec::with_capacity(files.len());
         for (dir, mut file) in files {
-            let path = self.log.layout().committed_path(
-                &tp,
-                &dir,
-                file.start_offset,
-                file.end_offset,
-                ext,
-            );
-            entries.push(file.end_format(path)?);
+            let path =
+                log.layout()
+                    .committed_path(&tp, &dir, file.start_offset, file.end_offset, ext);
+            match file.end_format(path) {
+                Ok(entry) => entries.push(entry),
+                Err(e) => {
+                    self.log = Some(log);
+                    return Err(e);
+                }
+            }
             ended.push(file);
         }
-        let count = entries.len();
-        let records: u64 = entries.iter().map(|e| e.records).sum();
-        // Write and close the files while the commit record is written: an HDFS close waits
-        // for the DataNode's block report. The record is published only once every file is
-        // durable. Files are written a bounded number at a time per connector.
-        let store = self.settings.store.clone();
-        let slots = &self.settings.budget.storage_slots;
-        let persisting =
-            futures::future::join_all(ended.into_iter().map(|f| f.persist(store.clone(), slots)));
-        let (persisted, staged) = tokio::join!(persisting, self.log.stage(entries, next));
-        let staged = staged?;
-        if let Some(e) = persisted.into_iter().find_map(Result::err) {
-            self.log.discard(staged).await;
-            return Err(e);
-        }
-        self.log.commit_staged(staged).await?;
-        tracing::debug!(%tp, files = count, records, next_offset = next, "committed");
+        let bytes = ended.iter().map(OpenFile::buffered).sum();
+        let files = ended.len();
+        let settings = self.settings.clone();
+        let task = tokio::spawn(async move {
+            let mut log = log;
+            let result = commit_files(&mut log, &settings, ended, entries, next).await;
+            (log, result)
+        });
+        self.committing = Some(Committing { task, files, bytes });
         self.account();
+        // Overlapping the next records with the commit holds the committed files' memory
+        // a little longer: only while the connector has room for it.
+        if !self.settings.budget.has_room() {
+            self.settle().await?;
+        }
         Ok(())
     }
 
@@ -833,15 +938,19 @@ impl PartitionWriter {
         // acknowledged, tombstones skipped by policy): record that they are done, so the next
         // owner does not read them, and send them to the dead-letter queue, again.
         if let Some(consumed) = self.consumed_next
-            && self.log.next_offset().is_none_or(|c| consumed > c)
+            && self.committed_next.is_none_or(|c| consumed > c)
         {
-            self.log.advance(consumed).await?;
+            let log = self.log().await?;
+            log.advance(consumed).await?;
+            self.committed_next = log.next_offset();
         }
-        Ok(self.log.next_offset())
+        Ok(self.committed_next)
     }
 
     /// Drops the open files without committing (their records are consumed again).
-    pub async fn abandon(self) {
+    pub async fn abandon(mut self) {
+        // A commit under way may still succeed: it is complete or not at all either way.
+        let _ = self.settle().await;
         for file in self
             .open
             .into_values()

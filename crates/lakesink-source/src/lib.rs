@@ -372,9 +372,10 @@ impl KafkaSource {
             }
             total += 1;
             bytes += key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len);
+            // The clock is read every 64 records: a clock read per record showed in profiles.
             if total >= self.config.max_batch_records
                 || bytes >= self.config.max_batch_bytes
-                || Instant::now() >= deadline
+                || (total.is_multiple_of(64) && Instant::now() >= deadline)
             {
                 break;
             }
