@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 
 use crate::RowDecoder;
 use crate::columns::ColumnBuilder;
+use crate::failure::{Fail, fail};
 use crate::schema::{ConnectSchema, ConnectType, DATE, DECIMAL, Logical, TIME, TIMESTAMP};
 
 /// Connect schema name of a general Avro union.
@@ -255,61 +256,10 @@ impl RowDecoder for AvroDecoder {
 // ---------------------------------------------------------------------------------------------
 // Decoding
 
-/// A decode error: what went wrong and where, the innermost path segment first. Boxed so the
-/// hot path's `Result` stays one word.
-type Fail = Box<Failure>;
-
-#[derive(Debug)]
-struct Failure {
-    message: String,
-    path: Vec<Seg>,
-}
-
-#[derive(Debug)]
-enum Seg {
-    Field(String),
-    Index(usize),
-}
-
-fn fail(message: String) -> Fail {
-    Box::new(Failure {
-        message,
-        path: Vec::new(),
-    })
-}
-
 fn bad_union(index: i64, branches: usize) -> Fail {
     fail(format!(
         "bad union index {index} (the union has {branches} branches)"
     ))
-}
-
-impl Failure {
-    fn field(mut self: Box<Self>, name: &str) -> Fail {
-        self.path.push(Seg::Field(name.to_string()));
-        self
-    }
-    fn index(mut self: Box<Self>, i: usize) -> Fail {
-        self.path.push(Seg::Index(i));
-        self
-    }
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The datum itself when the error is not inside a field.
-        if !matches!(self.path.last(), Some(Seg::Field(_))) {
-            f.write_str("value")?;
-        }
-        for (n, seg) in self.path.iter().rev().enumerate() {
-            match seg {
-                Seg::Field(name) if n == 0 => f.write_str(name)?,
-                Seg::Field(name) => write!(f, ".{name}")?,
-                Seg::Index(i) => write!(f, "[{i}]")?,
-            }
-        }
-        write!(f, ": {}", self.message)
-    }
 }
 
 struct Reader<'a> {

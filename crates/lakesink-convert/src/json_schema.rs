@@ -728,15 +728,7 @@ struct Converter<'a> {
 }
 
 fn plain(ty: ConnectType) -> ConnectSchema {
-    ConnectSchema {
-        ty,
-        optional: false,
-        name: None,
-        version: None,
-        doc: None,
-        parameters: BTreeMap::new(),
-        default: None,
-    }
+    ConnectSchema::of(ty)
 }
 
 fn enum_schema(values: &[Value]) -> ConnectSchema {

@@ -14,6 +14,7 @@
 
 pub mod avro;
 mod columns;
+mod failure;
 pub mod json_schema;
 pub mod project;
 pub mod protobuf;
@@ -394,13 +395,8 @@ impl ValueConverter {
         self.intern(
             ValueKind::Typed,
             Some(ConnectSchema {
-                ty,
                 optional: true,
-                name: None,
-                version: None,
-                doc: None,
-                parameters: Default::default(),
-                default: None,
+                ..ConnectSchema::of(ty)
             }),
         )
     }

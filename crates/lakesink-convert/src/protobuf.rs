@@ -29,6 +29,7 @@ use prost_reflect::{
 
 use crate::RowDecoder;
 use crate::columns::ColumnBuilder;
+use crate::failure::{Fail, Seg, fail};
 use crate::schema::{ConnectSchema, ConnectType, DATE, DECIMAL, Logical, TIME, TIMESTAMP};
 
 /// Connect schema name prefix of a oneof's struct.
@@ -265,15 +266,7 @@ impl RowDecoder for ProtobufDecoder {
 // Connect schemas (ProtobufData.toConnectSchema)
 
 fn schema(ty: ConnectType) -> ConnectSchema {
-    ConnectSchema {
-        ty,
-        optional: false,
-        name: None,
-        version: None,
-        doc: None,
-        parameters: BTreeMap::new(),
-        default: None,
-    }
+    ConnectSchema::of(ty)
 }
 
 /// The primitive a wrapper message stands for at the top level (`toUnwrappedSchema`).
@@ -632,49 +625,6 @@ fn decimal_node(s: &ConnectSchema, declared: i32) -> Result<Node, String> {
 
 // ---------------------------------------------------------------------------------------
 // Values (ProtobufData.toConnectData)
-
-/// A decoding error with the path of the field it happened in (innermost segment first).
-struct Fail {
-    message: String,
-    path: Vec<Seg>,
-}
-
-enum Seg {
-    Field(String),
-    Index(usize),
-    Key(String),
-}
-
-fn fail(message: String) -> Fail {
-    Fail {
-        message,
-        path: Vec::new(),
-    }
-}
-
-impl Fail {
-    fn at(mut self, seg: Seg) -> Fail {
-        self.path.push(seg);
-        self
-    }
-}
-
-impl std::fmt::Display for Fail {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if !matches!(self.path.last(), Some(Seg::Field(_))) {
-            f.write_str("value")?;
-        }
-        for (n, seg) in self.path.iter().rev().enumerate() {
-            match seg {
-                Seg::Field(name) if n == 0 => f.write_str(name)?,
-                Seg::Field(name) => write!(f, ".{name}")?,
-                Seg::Index(i) => write!(f, "[{i}]")?,
-                Seg::Key(k) => write!(f, "[{k}]")?,
-            }
-        }
-        write!(f, ": {}", self.message)
-    }
-}
 
 fn mismatch(value: &Value) -> Fail {
     fail(format!(

@@ -51,6 +51,19 @@ pub enum Logical {
 }
 
 impl ConnectSchema {
+    /// A required schema of type `ty` with no name, parameters or default.
+    pub fn of(ty: ConnectType) -> ConnectSchema {
+        ConnectSchema {
+            ty,
+            optional: false,
+            name: None,
+            version: None,
+            doc: None,
+            parameters: BTreeMap::new(),
+            default: None,
+        }
+    }
+
     /// Parses the `schema` member of a JsonConverter envelope.
     pub fn from_json(v: &Value) -> Result<ConnectSchema, String> {
         Self::parse(v, "schema")

@@ -81,9 +81,11 @@ impl Budget {
         self.buffered_bytes.load(Ordering::Relaxed)
     }
 
-    /// Whether the connector holds less than three quarters of its memory limit.
+    /// Whether the connector holds less than three quarters of its memory and open-file
+    /// limits (below that, no writer is asked to give anything back).
     pub(crate) fn has_room(&self) -> bool {
         self.buffered_bytes() <= self.max_buffered_bytes - self.max_buffered_bytes / 4
+            && self.open_files() <= self.max_open_files - self.max_open_files / 4
     }
 }
 

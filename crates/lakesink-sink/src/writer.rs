@@ -923,8 +923,8 @@ impl PartitionWriter {
         });
         self.committing = Some(Committing { task, files, bytes });
         self.account();
-        // Overlapping the next records with the commit holds the committed files' memory
-        // a little longer: only while the connector has room for it.
+        // Overlapping the next records with the commit holds the committed files (memory,
+        // storage streams) a little longer: only while the connector has room for them.
         if !self.settings.budget.has_room() {
             self.settle().await?;
         }
