@@ -320,7 +320,7 @@ def kill_repeatedly(lakesink_bin, workdir, worker, connector, runs, rng, failpoi
                     pause, before_run=None):
     """Starts lakesink `runs` times and SIGKILLs every run. A run k with k % failpoint_every == 1
     gets LAKESINK_FAILPOINT (the next of `failpoints`) and is killed once it died there (or
-    after 60 s); the others after a random pause of `pause` = (min, max) seconds.
+    after 150 s); the others after a random pause of `pause` = (min, max) seconds.
     `before_run(k)` runs before run k starts. Returns (kills, kills at a failpoint)."""
     kills = failpoint_kills = 0
     for run in range(runs):
@@ -331,7 +331,9 @@ def kill_repeatedly(lakesink_bin, workdir, worker, connector, runs, rng, failpoi
             extra["LAKESINK_FAILPOINT"] = failpoints[(run // failpoint_every) % len(failpoints)]
         sink = Lakesink(lakesink_bin, workdir, worker, connector, env_extra=extra, name=f"run{run}")
         if extra:
-            deadline = time.time() + 60
+            # Generous: in some full-suite runs a restarted worker has written nothing for a
+            # minute after catching up (not understood yet; see the log tail printed below).
+            deadline = time.time() + 150
             while sink.alive() and time.time() < deadline:
                 time.sleep(0.1)
             if not sink.alive():
@@ -339,7 +341,7 @@ def kill_repeatedly(lakesink_bin, workdir, worker, connector, runs, rng, failpoi
                 failpoint_kills += 1
             else:
                 # Shown when the test fails for lack of failpoint kills: why no commit came.
-                print(f"run {run}: no failpoint reached in 60 s; log tail:\n{sink.output()[-1500:]}")
+                print(f"run {run}: no failpoint reached in 150 s; log tail:\n{sink.output()[-4000:]}")
         else:
             time.sleep(rng.uniform(*pause))
         sink.kill()  # SIGKILL
