@@ -61,7 +61,7 @@ def test_poison_records_go_to_the_dead_letter_queue_and_good_ones_to_hdfs(kafka,
     ctx = SerializationContext(topic, MessageField.VALUE)
     good = ser(order(999), ctx)
     poison = {
-        30: (b"\x01garbage", "unknown magic byte 1"),
+        30: (b"\x01garbage", "magic byte 1 (a schema GUID) needs 17 bytes"),
         31: (b"\x00\x00\x01\x86\xa0rest", "schema id 100000"),
         32: (b"\x00\x00", "too short for the Confluent wire format"),
         33: (good[:12], "truncated input"),
@@ -194,3 +194,78 @@ def test_tolerated_records_without_a_queue_are_logged_one_by_one(kafka, hdfs, hd
     for _, _, path in files:
         ids.extend(pq.read_table(io.BytesIO(read_bytes(hdfs, path))).column("id").to_pylist())
     assert ids == [0, 1, 3, 4, 5, 6, 8, 9]
+
+
+KEY_SCHEMA = {"type": "record", "name": "OrderKey", "namespace": "com.acme",
+              "fields": [{"name": "region", "type": "string"}, {"name": "n", "type": "long"}]}
+
+
+def test_keys_are_converted_and_a_bad_key_fails_its_record(kafka, hdfs, hdfs_url, lakesink_bin, workdir,
+                                                           registries):  # noqa: F811
+    """key.converter=AvroConverter: keys are not written, but as in Connect each is converted
+    first. A key that does not convert (wrong magic byte, unknown schema id, corrupt datum)
+    is a KEY_CONVERTER dead letter under errors.tolerance=all, its value never read; null
+    keys convert to null. Under errors.tolerance=none the task stops naming the record."""
+    reg = registries(leader=True)
+    topic, dlq = unique("badkeys"), unique("dlq")
+    create_topic(kafka, topic, 1)
+    client = SchemaRegistryClient({"url": reg.url})
+    value_ser = AvroSerializer(client, json.dumps(ORDER_V1))
+    key_ser = AvroSerializer(client, json.dumps(KEY_SCHEMA))
+    vctx = SerializationContext(topic, MessageField.VALUE)
+    kctx = SerializationContext(topic, MessageField.KEY)
+    good_key = key_ser({"region": "eu", "n": 1}, kctx)
+    poison = {
+        5: (b"\x07not avro", "unknown magic byte 7"),
+        6: (b"\x00\x00\x01\x86\xa0", "schema id 100000"),
+        12: (good_key[:6], "key converter failed"),
+    }
+    producer = Producer({"bootstrap.servers": kafka})
+    for o in range(20):
+        if o in poison:
+            key = poison[o][0]
+        elif o % 4 == 3:
+            key = None
+        else:
+            key = key_ser({"region": "eu" if o % 2 else "us", "n": o}, kctx)
+        producer.produce(topic, key=key, value=value_ser(order(o), vctx), partition=0)
+    assert producer.flush(30) == 0
+    worker = avro_worker(kafka, reg.url)
+    worker["key.converter"] = "io.confluent.connect.avro.AvroConverter"
+    worker["key.converter.schema.registry.url"] = reg.url
+
+    # errors.tolerance=none: the task stops at the first bad key; nothing after it commits.
+    root = f"/{unique('lake')}"
+    strict = connector_props(unique("keys-strict"), topic, hdfs_url, root, flush__size=5, format__class=PARQUET)
+    sink = Lakesink(lakesink_bin, workdir, worker, strict, name="strict")
+    wait_until(lambda: not sink.alive(), 90, "the task to stop on the bad key", sink)
+    log = sink.output()
+    assert sink.proc.returncode != 0, log[-3000:]
+    assert f"record {topic}-0 offset 5: key converter failed" in log, log[-3000:]
+    assert "unknown magic byte 7" in log, log[-3000:]
+    files = committed_files(hdfs, root, topic).get(0, [])
+    assert all(end < 5 for _, end, _ in files), files
+
+    # errors.tolerance=all: the bad keys' records are dead letters; every other value is written.
+    root = f"/{unique('lake')}"
+    tolerant = connector_props(unique("keys-dlq"), topic, hdfs_url, root, flush__size=5, format__class=PARQUET,
+                               errors__tolerance="all", errors__deadletterqueue__topic__name=dlq,
+                               errors__deadletterqueue__topic__replication__factor=1,
+                               errors__deadletterqueue__context__headers__enable="true")
+    sink = Lakesink(lakesink_bin, workdir, worker, tolerant, name="tolerant")
+    letters = read_topic(kafka, dlq, len(poison), timeout=90)
+    wait_until(lambda: caught_up(sink.output(), 1), 60, "the sink to catch up", sink)
+    assert sink.stop() == 0, sink.output()[-3000:]
+    assert [int(context(m)["offset"]) for m in letters] == sorted(poison), [context(m) for m in letters]
+    for m in letters:
+        c = context(m)
+        o = int(c["offset"])
+        assert m.key() == poison[o][0], o
+        assert c["stage"] == "KEY_CONVERTER", c
+        assert c["class.name"] == "io.confluent.connect.avro.AvroConverter", c
+        assert c["exception.class.name"] == "org.apache.kafka.connect.errors.DataException", c
+        assert poison[o][1] in c["exception.message"], (o, c["exception.message"])
+    ids = []
+    for _, _, path in committed_files(hdfs, root, topic)[0]:
+        ids.extend(pq.read_table(io.BytesIO(read_bytes(hdfs, path))).column("id").to_pylist())
+    assert ids == [o for o in range(20) if o not in poison]

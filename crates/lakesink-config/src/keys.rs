@@ -297,6 +297,21 @@ pub const CONVERTERS: &[Choice] = &[
     ),
 ];
 
+pub const SUBJECT_NAME_STRATEGIES: &[Choice] = &[
+    choice(
+        "TopicNameStrategy",
+        &["io.confluent.kafka.serializers.subject.TopicNameStrategy"],
+    ),
+    choice(
+        "RecordNameStrategy",
+        &["io.confluent.kafka.serializers.subject.RecordNameStrategy"],
+    ),
+    choice(
+        "TopicRecordNameStrategy",
+        &["io.confluent.kafka.serializers.subject.TopicRecordNameStrategy"],
+    ),
+];
+
 pub const AVRO_CODECS: &[Choice] = &[
     choice("null", &["none", "uncompressed"]),
     choice("deflate", &[]),
@@ -401,7 +416,7 @@ pub static KEYS: &[KeyDef] = &[
         Choice(CONVERTERS),
         Unset,
         S,
-        "Converter for record keys; overrides the worker's. Keys are not written to files (as in the Confluent sink), so they are not decoded.",
+        "Converter for record keys; overrides the worker's. Keys are not written to files (as in the Confluent sink), but, as in Connect, every key is converted: a key that does not convert fails its record at stage `KEY_CONVERTER` (the task stops, or with `errors.tolerance=all` the record becomes a dead letter). `StringConverter` and `ByteArrayConverter` accept any key.",
     ),
     key(
         "value.converter",
@@ -1080,7 +1095,7 @@ pub static KEYS: &[KeyDef] = &[
         Choice(CONVERTERS),
         Unset,
         S,
-        "Default converter for keys; its settings are the worker's `key.converter.*` keys.",
+        "Default converter for keys; its settings are the worker's `key.converter.*` keys. Keys are converted (a key that does not convert fails its record) but not written.",
     ),
     key(
         "value.converter",
@@ -1241,7 +1256,7 @@ pub static KEYS: &[KeyDef] = &[
         "JsonConverter: a null field with a schema default takes the default.",
     ),
     key(
-        "encoding",
+        "converter.encoding",
         V,
         CONVERTER,
         Choice(&[choice("UTF-8", &["UTF8", "utf-8", "utf8"])]),
@@ -1302,19 +1317,19 @@ pub static KEYS: &[KeyDef] = &[
         "value.subject.name.strategy",
         V,
         CONVERTER,
-        String,
-        Unset,
-        NoEffect("the writer schema comes from the id in each record, not from a subject"),
-        "Subject naming for values.",
+        Choice(SUBJECT_NAME_STRATEGIES),
+        Value("TopicNameStrategy"),
+        S,
+        "Schema Registry value converters: the subject whose version a value schema gets (`schema.compatibility` compares versions): `TopicNameStrategy` `<topic>-value`; `RecordNameStrategy` the record's full name (Avro record, JSON Schema `title`, Protobuf message); `TopicRecordNameStrategy` `<topic>-<full name>`. The writer schema itself always comes from the id (or GUID) in each record. When the schema is not under that subject (or has no name), the version is the one under the schema's only subject, else none, where Connect's converter fails the record.",
     ),
     key(
         "key.subject.name.strategy",
         V,
         CONVERTER,
-        String,
-        Unset,
-        NoEffect("the writer schema comes from the id in each record, not from a subject"),
-        "Subject naming for keys.",
+        Choice(SUBJECT_NAME_STRATEGIES),
+        Value("TopicNameStrategy"),
+        S,
+        "Schema Registry key converters: as `value.subject.name.strategy`, for keys (`<topic>-key`).",
     ),
     key(
         "connect.meta.data",

@@ -141,10 +141,39 @@ impl ConverterKind {
     }
 }
 
+/// How Schema Registry converters name the subject of a schema
+/// (`io.confluent.kafka.serializers.subject.*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SubjectNameStrategy {
+    /// `<topic>-key` / `<topic>-value`.
+    #[default]
+    Topic,
+    /// The record's full name.
+    Record,
+    /// `<topic>-<full name>`.
+    TopicRecord,
+}
+
+impl SubjectNameStrategy {
+    /// The subject of a schema named `record_name` (Avro record, JSON Schema title, Protobuf
+    /// message) in `topic`, for keys or values (`role`: `key` or `value`); `None` when the
+    /// strategy needs a name and the schema has none.
+    pub fn subject(self, topic: &str, role: &str, record_name: Option<&str>) -> Option<String> {
+        match self {
+            SubjectNameStrategy::Topic => Some(format!("{topic}-{role}")),
+            SubjectNameStrategy::Record => record_name.map(String::from),
+            SubjectNameStrategy::TopicRecord => record_name.map(|n| format!("{topic}-{n}")),
+        }
+    }
+}
+
 /// A converter and its settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConverterConfig {
     pub kind: ConverterKind,
+    /// Schema Registry converters: `key.subject.name.strategy` for a key converter,
+    /// `value.subject.name.strategy` for a value converter.
+    pub subject_strategy: SubjectNameStrategy,
     pub schemas_enable: bool,
     pub decimal_numeric: bool,
     pub replace_null_with_default: bool,
@@ -660,8 +689,19 @@ fn converter_config(
             }
         }
     }
+    let strategy_key = if role == "key.converter" {
+        "key.subject.name.strategy"
+    } else {
+        "value.subject.name.strategy"
+    };
+    let subject_strategy = match values.choice(strategy_key) {
+        Some("RecordNameStrategy") => SubjectNameStrategy::Record,
+        Some("TopicRecordNameStrategy") => SubjectNameStrategy::TopicRecord,
+        _ => SubjectNameStrategy::Topic,
+    };
     Some(ConverterConfig {
         kind,
+        subject_strategy,
         registry_urls,
         registry_basic_auth,
         schemas_enable: values.bool("schemas.enable"),

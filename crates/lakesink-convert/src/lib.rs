@@ -15,6 +15,7 @@
 pub mod avro;
 mod columns;
 mod failure;
+mod framing;
 pub mod json_schema;
 pub mod project;
 pub mod protobuf;
@@ -28,13 +29,14 @@ use arrow_array::builder::{BinaryBuilder, StringBuilder};
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use lakesink_config::{ConverterConfig, ConverterKind};
-use lakesink_record::{RawBatch, TopicPartition};
+use lakesink_record::{RawBatch, RawRecord, TopicPartition};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use avro::AvroDecoder;
 use columns::ColumnBuilder;
 pub use columns::ReadOptions;
+use framing::WriterRef;
 use json_schema::JsonSchemaDecoder;
 use protobuf::ProtobufFile;
 use registry_client::RegistryClient;
@@ -84,10 +86,36 @@ impl Converted {
     }
 }
 
+/// Which part of a record a converter reads: Kafka Connect runs a key converter and a value
+/// converter on every record (the key first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Key,
+    Value,
+}
+
+impl Role {
+    /// `key` or `value`, as in Connect's subject names and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Key => "key",
+            Role::Value => "value",
+        }
+    }
+
+    fn bytes<'a>(self, record: &RawRecord<'a>) -> Option<&'a [u8]> {
+        match self {
+            Role::Key => record.key,
+            Role::Value => record.value,
+        }
+    }
+}
+
 /// A record that could not be converted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("record {topic}-{partition} offset {offset}: value converter failed: {message}")]
+#[error("record {topic}-{partition} offset {offset}: {} converter failed: {message}", .role.name())]
 pub struct ConvertError {
+    pub role: Role,
     pub topic: String,
     pub partition: i32,
     pub offset: i64,
@@ -101,8 +129,9 @@ pub enum NullValues {
     Ignore,
 }
 
-/// Converts value bytes into Arrow columns.
+/// Converts value bytes into Arrow columns (or, as a key converter, checks that keys convert).
 pub struct ValueConverter {
+    role: Role,
     config: ConverterConfig,
     nulls: NullValues,
     schemas: Vec<Arc<ValueSchema>>,
@@ -111,6 +140,8 @@ pub struct ValueConverter {
     /// why records with that id cannot be read (reported at each such record).
     registry: Option<RegistryClient>,
     registered: HashMap<u32, Result<Registered, String>>,
+    /// Schema GUIDs met so far (header framing), with their ids.
+    guids: HashMap<[u8; 16], Result<u32, String>>,
     /// The Avro or JSON Schema id of the previous record (runs of one id are the rule).
     recent: Option<(u32, Compiled)>,
 }
@@ -133,13 +164,17 @@ enum Registered {
     /// Avro and JSON Schema: one value schema per id.
     Single(Arc<ValueSchema>, Arc<dyn RowDecoder>),
     /// Protobuf: a file of messages; the message indexes after the id pick one, and each
-    /// message met so far has its own compiled decoder (or the reason it has none).
-    Protobuf(
-        Arc<ProtobufFile>,
-        Option<i32>,
-        HashMap<Vec<i32>, Result<Compiled, String>>,
-    ),
+    /// message met so far has its own compiled decoder (or the reason it has none). The
+    /// writer schema and topic give each message's version (subjects may name messages).
+    Protobuf {
+        file: Arc<ProtobufFile>,
+        writer: Arc<registry_client::WriterSchema>,
+        topic: Arc<str>,
+        messages: HashMap<Vec<i32>, Result<Compiled, String>>,
+    },
 }
+
+const NO_CLIENT: &str = "no Schema Registry client (see the error logged at start-up)";
 
 /// The slice of records of one schema being accumulated.
 struct Run {
@@ -159,14 +194,31 @@ enum RunBuilder {
 struct Envelope<'a> {
     #[serde(borrow)]
     schema: Option<&'a RawValue>,
-    #[serde(borrow)]
+    /// `Some("null")` for `"payload":null` (a null value, as Connect reads it); `None`
+    /// only when the field is missing.
+    #[serde(borrow, default, deserialize_with = "present")]
     payload: Option<&'a RawValue>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue as serde::Deserialize>::deserialize(d).map(Some)
 }
 
 const ENVELOPE_HINT: &str = "JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields and may not contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration.";
 
 impl ValueConverter {
     pub fn new(config: &ConverterConfig, nulls: NullValues) -> Self {
+        Self::with_role(Role::Value, config, nulls)
+    }
+
+    /// A key converter. The sink writes no keys, but Connect converts them all the same, so
+    /// a key that does not convert fails its record (see [`ValueConverter::check`]). Null
+    /// keys convert to null.
+    pub fn for_keys(config: &ConverterConfig) -> Self {
+        Self::with_role(Role::Key, config, NullValues::Ignore)
+    }
+
+    fn with_role(role: Role, config: &ConverterConfig, nulls: NullValues) -> Self {
         let registry = config
             .kind
             .uses_registry()
@@ -184,12 +236,14 @@ impl ValueConverter {
                 }
             });
         ValueConverter {
+            role,
             config: config.clone(),
             nulls,
             schemas: Vec::new(),
             by_text: HashMap::new(),
             registry,
             registered: HashMap::new(),
+            guids: HashMap::new(),
             recent: None,
         }
     }
@@ -213,55 +267,93 @@ impl ValueConverter {
         if !self.config.kind.uses_registry() {
             return Ok(());
         }
-        // Runs of one id are the rule: look each run up once.
+        let role = self.role;
+        // Runs of one schema are the rule: look each run up once.
         let mut last = None;
         for record in batch.iter() {
-            let Some(id) = record.value.and_then(schema_id) else {
+            let Some(reference) = role
+                .bytes(&record)
+                .and_then(|b| framing::schema_of(role, &record, b))
+            else {
                 continue;
             };
-            if last == Some(id) {
+            if last == Some(reference) {
                 continue;
             }
-            last = Some(id);
+            last = Some(reference);
+            let unavailable = |message: String| ConvertError {
+                role,
+                topic: tp.topic.to_string(),
+                partition: tp.partition,
+                offset: record.offset,
+                message,
+            };
+            let id = match reference {
+                WriterRef::Id(id) => id,
+                WriterRef::Guid(guid) => match self.guids.get(&guid) {
+                    Some(Ok(id)) => *id,
+                    Some(Err(_)) => continue,
+                    None => {
+                        let Some(client) = self.registry.as_mut() else {
+                            return Err(unavailable(NO_CLIENT.into()));
+                        };
+                        match client.id_of_guid(&guid).await {
+                            Ok(id) => {
+                                self.guids.insert(guid, Ok(id));
+                                id
+                            }
+                            Err(e @ registry_client::RegistryError::Rejected { .. }) => {
+                                self.guids.insert(guid, Err(format!("{reference}: {e}")));
+                                continue;
+                            }
+                            Err(e) => {
+                                return Err(unavailable(format!("looking up {reference}: {e}")));
+                            }
+                        }
+                    }
+                },
+            };
             if self.registered.contains_key(&id) {
                 continue;
             }
             let Some(client) = self.registry.as_mut() else {
-                return Err(ConvertError {
-                    topic: tp.topic.to_string(),
-                    partition: tp.partition,
-                    offset: record.offset,
-                    message: "no Schema Registry client (see the error logged at start-up)".into(),
-                });
+                return Err(unavailable(NO_CLIENT.into()));
             };
             let fetched = match client.schema(id).await {
                 Ok(w) => Ok(w),
                 Err(e @ registry_client::RegistryError::Rejected { .. }) => {
                     Err(format!("schema id {id}: {e}"))
                 }
-                Err(e) => {
-                    return Err(ConvertError {
-                        topic: tp.topic.to_string(),
-                        partition: tp.partition,
-                        offset: record.offset,
-                        message: format!("fetching schema id {id}: {e}"),
-                    });
-                }
+                Err(e) => return Err(unavailable(format!("fetching schema id {id}: {e}"))),
             };
-            // Connect's converters give a value schema the version of the writer schema
-            // under the subject of TopicNameStrategy; `schema.compatibility` compares them.
-            let subject = format!("{}-value", tp.topic);
-            let entry = fetched.and_then(|w| self.compile(&w, w.version_in(&subject)));
+            let entry = fetched.and_then(|w| self.compile(w, &tp.topic));
             self.registered.insert(id, entry);
         }
         Ok(())
     }
 
+    /// The version a value schema gets: the writer schema's version under the subject of
+    /// the configured subject name strategy (`schema.compatibility` compares versions).
+    /// Where Connect's converter fails a record whose schema is not under that subject,
+    /// the version of the schema's only subject, or none, is taken instead.
+    fn version_of(
+        &self,
+        w: &registry_client::WriterSchema,
+        topic: &str,
+        record_name: Option<&str>,
+    ) -> Option<i32> {
+        let subject = self
+            .config
+            .subject_strategy
+            .subject(topic, self.role.name(), record_name);
+        w.version_in(subject.as_deref())
+    }
+
     /// Compiles a fetched writer schema for this converter.
     fn compile(
         &mut self,
-        w: &registry_client::WriterSchema,
-        version: Option<i32>,
+        w: Arc<registry_client::WriterSchema>,
+        topic: &str,
     ) -> Result<Registered, String> {
         let (expected, converter) = match self.config.kind {
             ConverterKind::Avro => ("AVRO", "AvroConverter"),
@@ -274,79 +366,113 @@ impl ValueConverter {
                 w.id, w.schema_type
             ));
         }
-        let decoder: Arc<dyn RowDecoder> = match self.config.kind {
-            ConverterKind::Avro => Arc::new(
-                AvroDecoder::new(&w.schema, &w.references)
-                    .map_err(|e| format!("schema id {}: {e}", w.id))?,
-            ),
-            ConverterKind::JsonSchema => Arc::new(
-                JsonSchemaDecoder::new(&w.schema, &w.references)
-                    .map_err(|e| format!("schema id {}: {e}", w.id))?,
-            ),
+        let (decoder, record_name): (Arc<dyn RowDecoder>, Option<String>) = match self.config.kind {
+            ConverterKind::Avro => {
+                let d = AvroDecoder::new(&w.schema, &w.references)
+                    .map_err(|e| format!("schema id {}: {e}", w.id))?;
+                // Only records have names (Confluent's `AvroSchema.name()`).
+                let c = d.connect_schema();
+                let name = matches!(c.ty, ConnectType::Struct(_))
+                    .then(|| c.name.clone())
+                    .flatten();
+                (Arc::new(d), name)
+            }
+            ConverterKind::JsonSchema => {
+                let d = JsonSchemaDecoder::new(&w.schema, &w.references)
+                    .map_err(|e| format!("schema id {}: {e}", w.id))?;
+                // `JsonSchema.name()`: the title.
+                let title = serde_json::from_str::<Value>(&w.schema)
+                    .ok()
+                    .and_then(|v| v.get("title").and_then(Value::as_str).map(String::from));
+                (Arc::new(d), title)
+            }
             _ => {
                 let file = ProtobufFile::new(&w.schema, &w.references)
                     .map_err(|e| format!("schema id {}: {e}", w.id))?;
-                return Ok(Registered::Protobuf(
-                    Arc::new(file),
-                    version,
-                    HashMap::new(),
-                ));
+                return Ok(Registered::Protobuf {
+                    file: Arc::new(file),
+                    writer: w,
+                    topic: Arc::from(topic),
+                    messages: HashMap::new(),
+                });
             }
         };
+        let version = self.version_of(&w, topic, record_name.as_deref());
         let schema = self.intern_versioned(decoder.connect_schema(), version);
         Ok(Registered::Single(schema, decoder))
     }
 
-    /// The schema and decoder of a Confluent-framed value, and where its payload starts.
-    fn registered_of(&mut self, bytes: &[u8]) -> Result<(Compiled, usize), String> {
-        let Some(id) = schema_id(bytes) else {
-            return Err(match bytes.first() {
-                Some(b) if *b != 0 => format!(
-                    "unknown magic byte {b} (the Confluent wire format starts with 0, then a 4-byte schema id)"
-                ),
-                _ => format!(
-                    "{} bytes: too short for the Confluent wire format (magic byte 0 and a 4-byte schema id)",
-                    bytes.len()
-                ),
-            });
+    /// The schema and decoder of a framed key or value, and its payload.
+    fn registered_of<'a>(
+        &mut self,
+        record: &RawRecord<'a>,
+        bytes: &'a [u8],
+    ) -> Result<(Compiled, &'a [u8]), String> {
+        let frame = framing::frame(self.role, record, bytes)?;
+        let id = match frame.schema {
+            WriterRef::Id(id) => id,
+            WriterRef::Guid(guid) => match self.guids.get(&guid) {
+                Some(Ok(id)) => *id,
+                Some(Err(e)) => return Err(e.clone()),
+                None => return Err(format!("{} was not looked up", frame.schema)),
+            },
+        };
+        // Prefix framing: the payload follows the id (and Protobuf's indexes).
+        let payload_after = |used: usize| {
+            if frame.payload_is_whole {
+                bytes
+            } else {
+                &frame.rest[used..]
+            }
         };
         if let Some((recent, compiled)) = &self.recent
             && *recent == id
         {
-            return Ok((compiled.clone(), WIRE_PREFIX));
+            return Ok((compiled.clone(), payload_after(0)));
         }
-        let file = match self.registered.get(&id) {
+        let (file, writer, topic, indexes, used) = match self.registered.get(&id) {
             Some(Ok(Registered::Single(s, d))) => {
                 let compiled = (s.clone(), d.clone());
                 self.recent = Some((id, compiled.clone()));
-                return Ok((compiled, WIRE_PREFIX));
+                return Ok((compiled, payload_after(0)));
             }
-            Some(Ok(Registered::Protobuf(file, version, messages))) => {
-                let (indexes, used) = protobuf::read_message_indexes(&bytes[WIRE_PREFIX..])
-                    .map_err(|e| format!("schema id {id}: {e}"))?;
+            Some(Ok(Registered::Protobuf {
+                file,
+                writer,
+                topic,
+                messages,
+            })) => {
+                // Header framing with nothing after the GUID: the first message.
+                let (indexes, used) = if frame.payload_is_whole && frame.rest.is_empty() {
+                    (vec![0], 0)
+                } else {
+                    protobuf::read_message_indexes(frame.rest)
+                        .map_err(|e| format!("schema id {id}: {e}"))?
+                };
                 match messages.get(&indexes) {
-                    Some(Ok(c)) => return Ok((c.clone(), WIRE_PREFIX + used)),
+                    Some(Ok(c)) => return Ok((c.clone(), payload_after(used))),
                     Some(Err(e)) => return Err(e.clone()),
-                    None => (file.clone(), *version, indexes, used),
+                    None => (file.clone(), writer.clone(), topic.clone(), indexes, used),
                 }
             }
             Some(Err(e)) => return Err(e.clone()),
             None => return Err(format!("schema id {id} was not fetched")),
         };
         // First record of this Protobuf message type: compile its decoder.
-        let (file, version, indexes, used) = file;
         let compiled = match file.message(&indexes) {
             Ok(d) => {
+                let name = file.message_name(&indexes).ok();
+                let version = self.version_of(&writer, &topic, name.as_deref());
                 let d: Arc<dyn RowDecoder> = Arc::new(d);
                 let s = self.intern_versioned(d.connect_schema(), version);
                 Ok((s, d))
             }
             Err(e) => Err(format!("schema id {id}, message indexes {indexes:?}: {e}")),
         };
-        if let Some(Ok(Registered::Protobuf(_, _, messages))) = self.registered.get_mut(&id) {
+        if let Some(Ok(Registered::Protobuf { messages, .. })) = self.registered.get_mut(&id) {
             messages.insert(indexes, compiled.clone());
         }
-        compiled.map(|c| (c, WIRE_PREFIX + used))
+        compiled.map(|c| (c, payload_after(used)))
     }
 
     /// The typed value schema of a registry schema, with its version.
@@ -458,6 +584,7 @@ impl ValueConverter {
                 Ok(runs) => out.extend(runs),
                 Err(again) => {
                     return Err(ConvertError {
+                        role: self.role,
                         message: format!(
                             "converted once, then failed when converted again: {}",
                             again.message
@@ -472,6 +599,26 @@ impl ValueConverter {
         Ok((out, failed))
     }
 
+    /// As a key converter: the records of `batch` whose keys do not convert, in offset order
+    /// (the converted keys are dropped: the sink writes values only). `StringConverter` and
+    /// `ByteArrayConverter` accept any bytes, as Java's decoding replaces malformed UTF-8,
+    /// so they are not run at all. Call [`ValueConverter::prepare`] first.
+    pub fn check(
+        &mut self,
+        tp: &TopicPartition,
+        batch: &RawBatch,
+    ) -> Result<Vec<ConvertError>, ConvertError> {
+        if matches!(
+            self.config.kind,
+            ConverterKind::String | ConverterKind::Bytes
+        ) || batch.iter().all(|r| self.role.bytes(&r).is_none())
+        {
+            return Ok(Vec::new());
+        }
+        let (_, failed) = self.convert_tolerant(tp, batch)?;
+        Ok(failed)
+    }
+
     fn convert_range(
         &mut self,
         tp: &TopicPartition,
@@ -484,14 +631,16 @@ impl ValueConverter {
             replace_null_with_default: self.config.replace_null_with_default,
         };
         let capacity = range.len();
+        let role = self.role;
         for record in range.map(|i| batch.get(i)) {
             let err = |message: String| ConvertError {
+                role,
                 topic: tp.topic.to_string(),
                 partition: tp.partition,
                 offset: record.offset,
                 message,
             };
-            let Some(bytes) = record.value else {
+            let Some(bytes) = role.bytes(&record) else {
                 match self.nulls {
                     NullValues::Ignore => continue,
                     NullValues::Fail => {
@@ -505,8 +654,8 @@ impl ValueConverter {
             let mut decoder = None;
             let (schema, payload): (Arc<ValueSchema>, Option<&str>) = match self.config.kind {
                 ConverterKind::Avro | ConverterKind::JsonSchema | ConverterKind::Protobuf => {
-                    let ((s, d), start) = self.registered_of(bytes).map_err(&err)?;
-                    decoder = Some((d, start));
+                    let ((s, d), payload) = self.registered_of(&record, bytes).map_err(&err)?;
+                    decoder = Some((d, payload));
                     (s, None)
                 }
                 ConverterKind::Json if self.config.schemas_enable => {
@@ -533,8 +682,8 @@ impl ValueConverter {
             let Some(r) = run.as_mut() else { continue };
             match (&mut r.builder, schema.kind) {
                 (RunBuilder::Columns(cols), ValueKind::Typed) if decoder.is_some() => {
-                    if let Some((d, start)) = &decoder {
-                        d.decode_row(&bytes[*start..], cols).map_err(&err)?;
+                    if let Some((d, payload)) = &decoder {
+                        d.decode_row(payload, cols).map_err(&err)?;
                     }
                 }
                 (RunBuilder::Columns(cols), ValueKind::Typed) => {
@@ -561,6 +710,8 @@ impl ValueConverter {
                     } else if let ConnectType::Struct(fields) = &connect.ty {
                         let obj = match &value {
                             Value::Object(o) => o,
+                            // A null key converts to null; nothing of it is written.
+                            Value::Null if connect.optional && role == Role::Key => continue,
                             Value::Null if connect.optional => {
                                 return Err(err(
                                     "null struct values cannot be written as rows".into()
@@ -608,17 +759,6 @@ impl ValueConverter {
             out.push(finish_run(done));
         }
         Ok(out)
-    }
-}
-
-/// Magic byte and schema id in front of every Confluent-framed value.
-const WIRE_PREFIX: usize = 5;
-
-/// The schema id of a Confluent-framed value (magic byte 0, big-endian id).
-fn schema_id(bytes: &[u8]) -> Option<u32> {
-    match bytes {
-        [0, a, b, c, d, ..] => Some(u32::from_be_bytes([*a, *b, *c, *d])),
-        _ => None,
     }
 }
 
@@ -673,6 +813,7 @@ mod tests {
         ConverterConfig {
             kind: ConverterKind::Json,
             schemas_enable: schemas,
+            subject_strategy: lakesink_config::SubjectNameStrategy::Topic,
             decimal_numeric: false,
             replace_null_with_default: true,
             registry_urls: Vec::new(),
@@ -780,6 +921,55 @@ mod tests {
         assert_eq!(ids, vec![1, 2]);
         for r in &runs {
             assert_eq!(r.columns.num_rows(), r.offsets.len());
+        }
+    }
+
+    #[test]
+    fn key_converters_check_keys_only() {
+        let tp = TopicPartition::new("t", 1);
+        let mut b = RawBatch::default();
+        let envelope = r#"{"schema":{"type":"struct","optional":true,"fields":[{"field":"id","type":"int64"}]},"payload":null}"#;
+        b.push(
+            0,
+            None,
+            Some(br#"{"schema":{"type":"string"},"payload":"a"}"#),
+            None,
+        );
+        b.push(1, None, Some(b"plain text"), Some(b"{}"));
+        b.push(2, None, None, Some(b"not even json"));
+        b.push(3, None, Some(envelope.as_bytes()), None);
+        b.push(
+            4,
+            None,
+            Some(br#"{"schema":{"type":"int32"},"payload":"x"}"#),
+            None,
+        );
+        let mut keys = ValueConverter::for_keys(&json_cfg(true));
+        let failed = keys.check(&tp, &b).unwrap();
+        assert_eq!(
+            failed.iter().map(|e| e.offset).collect::<Vec<_>>(),
+            vec![1, 4]
+        );
+        assert!(
+            failed[0]
+                .to_string()
+                .starts_with("record t-1 offset 1: key converter failed: invalid JSON envelope"),
+            "{}",
+            failed[0]
+        );
+        // Schemaless JSON keys: any JSON document converts.
+        let mut keys = ValueConverter::for_keys(&json_cfg(false));
+        let failed = keys.check(&tp, &b).unwrap();
+        assert_eq!(failed.iter().map(|e| e.offset).collect::<Vec<_>>(), vec![1]);
+        // StringConverter and ByteArrayConverter accept anything.
+        for kind in [ConverterKind::String, ConverterKind::Bytes] {
+            let mut keys = ValueConverter::for_keys(&ConverterConfig {
+                kind,
+                ..json_cfg(false)
+            });
+            let mut bad = RawBatch::default();
+            bad.push(0, None, Some(&[0xff, 0xfe]), None);
+            assert!(keys.check(&tp, &bad).unwrap().is_empty());
         }
     }
 

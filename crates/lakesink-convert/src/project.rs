@@ -190,6 +190,7 @@ mod tests {
             &ConverterConfig {
                 kind: ConverterKind::Json,
                 schemas_enable: true,
+                subject_strategy: lakesink_config::SubjectNameStrategy::Topic,
                 decimal_numeric: false,
                 replace_null_with_default: true,
                 registry_urls: Vec::new(),

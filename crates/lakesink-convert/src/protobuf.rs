@@ -64,6 +64,12 @@ impl ProtobufFile {
         ProtobufDecoder::new(self.message_type(indexes)?)
     }
 
+    /// The full name of the message the indexes name (`package.Outer.Inner`).
+    pub fn message_name(&self, indexes: &[i32]) -> Result<String, String> {
+        self.message_type(indexes)
+            .map(|m| m.full_name().to_string())
+    }
+
     /// Follows the indexes: the first picks a top-level message in file order, each next one
     /// a message nested in the previous, in declaration order.
     ///

@@ -35,16 +35,23 @@ pub struct WriterSchema {
 
 impl WriterSchema {
     /// The version of this schema under `subject`, else under its only subject.
-    pub fn version_in(&self, subject: &str) -> Option<i32> {
+    pub fn version_in(&self, subject: Option<&str>) -> Option<i32> {
         self.versions
             .iter()
-            .find(|(s, _)| s == subject)
+            .find(|(s, _)| Some(s.as_str()) == subject)
             .or(match self.versions.as_slice() {
                 [only] => Some(only),
                 _ => None,
             })
             .map(|(_, v)| *v)
     }
+}
+
+#[derive(Deserialize)]
+struct ContextId {
+    #[serde(default)]
+    context: Option<String>,
+    id: u32,
 }
 
 #[derive(Deserialize)]
@@ -88,6 +95,7 @@ pub struct RegistryClient {
     urls: Vec<String>,
     authorization: Option<String>,
     cache: HashMap<u32, Arc<WriterSchema>>,
+    guids: HashMap<[u8; 16], u32>,
     give_up: Arc<AtomicBool>,
 }
 
@@ -107,6 +115,7 @@ impl RegistryClient {
                 )
             }),
             cache: HashMap::new(),
+            guids: HashMap::new(),
             give_up: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -119,6 +128,29 @@ impl RegistryClient {
     /// Whether `id` is cached already.
     pub fn knows(&self, id: u32) -> bool {
         self.cache.contains_key(&id)
+    }
+
+    /// The id of the schema whose GUID is `guid` (`/schemas/guids/{guid}/ids`, Confluent
+    /// 8.0 and later), in the default context.
+    pub async fn id_of_guid(&mut self, guid: &[u8; 16]) -> Result<u32, RegistryError> {
+        if let Some(id) = self.guids.get(guid) {
+            return Ok(*id);
+        }
+        let text = uuid::Uuid::from_bytes(*guid).to_string();
+        let path = format!("/schemas/guids/{text}/ids");
+        let ids: Vec<ContextId> = self.get(&path).await?;
+        let id = ids
+            .iter()
+            .find(|c| matches!(c.context.as_deref(), None | Some(".") | Some("")))
+            .or(ids.first())
+            .map(|c| c.id)
+            .ok_or_else(|| RegistryError::Rejected {
+                url: path,
+                status: 200,
+                message: format!("no schema id has GUID {text}"),
+            })?;
+        self.guids.insert(*guid, id);
+        Ok(id)
     }
 
     /// The schema registered under `id`, with its references.

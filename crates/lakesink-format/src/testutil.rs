@@ -22,6 +22,7 @@ pub(crate) fn convert_raw(
         &ConverterConfig {
             kind,
             schemas_enable,
+            subject_strategy: lakesink_config::SubjectNameStrategy::Topic,
             decimal_numeric: false,
             replace_null_with_default: true,
             registry_urls: Vec::new(),

@@ -201,6 +201,27 @@ impl RawBatch {
         self.values.drain(..n);
         self.headers.drain(..n);
     }
+
+    /// Drops the records at the given offsets (set aside, e.g. as dead letters). Their bytes
+    /// stay in the buffer: this happens rarely, and the other records' ranges stay valid.
+    pub fn remove_offsets(&mut self, offsets: &[i64]) {
+        if offsets.is_empty() {
+            return;
+        }
+        let keep: Vec<bool> = self.offsets.iter().map(|o| !offsets.contains(o)).collect();
+        fn retain<T>(v: &mut Vec<T>, keep: &[bool]) {
+            let mut i = 0;
+            v.retain(|_| {
+                i += 1;
+                keep[i - 1]
+            });
+        }
+        retain(&mut self.offsets, &keep);
+        retain(&mut self.timestamps, &keep);
+        retain(&mut self.keys, &keep);
+        retain(&mut self.values, &keep);
+        retain(&mut self.headers, &keep);
+    }
 }
 
 #[cfg(test)]
@@ -239,5 +260,29 @@ mod tests {
         assert_eq!(b.index_of(2), Some(1));
         b.skip_below(2);
         assert_eq!(b.get(0).headers().count(), 0);
+    }
+
+    #[test]
+    fn removed_records_leave_the_others_intact() {
+        let mut b = RawBatch::default();
+        b.push_with_headers(1, Some(10), Some(b"k1"), Some(b"v1"), std::iter::empty());
+        b.push_with_headers(2, Some(20), Some(b"k2"), None, [("h", None)].into_iter());
+        b.push_with_headers(
+            3,
+            Some(30),
+            None,
+            Some(b"v3"),
+            [("h", Some(&b"3"[..]))].into_iter(),
+        );
+        b.remove_offsets(&[2]);
+        assert_eq!(b.offsets, vec![1, 3]);
+        assert_eq!(b.get(0).key, Some(&b"k1"[..]));
+        assert_eq!(b.get(1).value, Some(&b"v3"[..]));
+        assert_eq!(b.get(1).timestamp, Some(30));
+        let h: Vec<_> = b.get(1).headers().collect();
+        assert_eq!(h, vec![("h", Some(&b"3"[..]))]);
+        assert_eq!(b.index_of(3), Some(1));
+        b.remove_offsets(&[]);
+        assert_eq!(b.len(), 2);
     }
 }

@@ -18,6 +18,8 @@ use lakesink_record::{RawRecord, TopicPartition};
 /// Lakesink's failures map to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
+    /// The key's deserialization and conversion (Connect converts the key first).
+    KeyConverter,
     /// Deserialization, schema lookup, conversion to the Connect data model.
     ValueConverter,
     /// Inside the sink: partitioning, writing.
@@ -27,6 +29,7 @@ pub enum Stage {
 impl Stage {
     pub fn name(self) -> &'static str {
         match self {
+            Stage::KeyConverter => "KEY_CONVERTER",
             Stage::ValueConverter => "VALUE_CONVERTER",
             Stage::TaskPut => "TASK_PUT",
         }

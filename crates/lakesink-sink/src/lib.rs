@@ -41,6 +41,9 @@ pub struct SinkSettings {
     pub format: FormatOptions,
     pub partitioner: Partitioner,
     pub value_converter: ConverterConfig,
+    /// `key.converter`: keys are not written, but a key that does not convert fails its
+    /// record, as in Connect. `None` when no key converter is set.
+    pub key_converter: Option<ConverterConfig>,
     pub null_values: NullValues,
     /// Rotation of topics without `topic.<topic>.*` overrides.
     pub rotation: Rotation,
@@ -64,6 +67,7 @@ pub struct SinkSettings {
     pub compatibility: Compatibility,
     /// Java class names reported in dead letters.
     pub converter_class: &'static str,
+    pub key_converter_class: &'static str,
     pub partitioner_class: &'static str,
 }
 
@@ -96,6 +100,7 @@ impl SinkSettings {
             },
             partitioner: build_partitioner(&config.partitioner, timezone)?,
             value_converter: config.value_converter.clone(),
+            key_converter: config.key_converter.clone(),
             null_values: if config.ignore_null_values {
                 NullValues::Ignore
             } else {
@@ -116,6 +121,10 @@ impl SinkSettings {
             },
             compatibility: config.compatibility,
             converter_class: config.value_converter.kind.java_class(),
+            key_converter_class: config
+                .key_converter
+                .as_ref()
+                .map_or("", |k| k.kind.java_class()),
             partitioner_class: config.partitioner.kind.java_class(),
         })
     }

@@ -53,11 +53,13 @@ fn settings_with(
         value_converter: ConverterConfig {
             kind: ConverterKind::Json,
             schemas_enable: true,
+            subject_strategy: lakesink_config::SubjectNameStrategy::Topic,
             decimal_numeric: false,
             replace_null_with_default: true,
             registry_urls: Vec::new(),
             registry_basic_auth: None,
         },
+        key_converter: None,
         null_values: NullValues::Fail,
         rotation,
         topic_rotation: Default::default(),
@@ -81,6 +83,7 @@ fn settings_with(
         },
         compatibility: lakesink_config::Compatibility::None,
         converter_class: "org.apache.kafka.connect.json.JsonConverter",
+        key_converter_class: "",
         partitioner_class: "io.confluent.connect.storage.partitioner.DefaultPartitioner",
     })
 }
@@ -302,6 +305,84 @@ async fn a_bad_record_is_an_error_naming_it() {
         e.to_string()
             .starts_with("record t-0 offset 2: value converter failed"),
         "{e}"
+    );
+}
+
+/// Settings whose key converter is JsonConverter with schemas (Connect's default): a key
+/// must be an envelope.
+fn with_json_keys(s: Arc<SinkSettings>) -> Arc<SinkSettings> {
+    let mut s = Arc::try_unwrap(s).unwrap();
+    s.key_converter = Some(s.value_converter.clone());
+    s.key_converter_class = "org.apache.kafka.connect.json.JsonConverter";
+    Arc::new(s)
+}
+
+#[tokio::test]
+async fn a_key_that_does_not_convert_fails_its_record_before_its_value_is_read() {
+    let good_key = r#"{"schema":{"type":"string"},"payload":"k"}"#;
+    let mut b = RawBatch::default();
+    for r in batch(0..4, SCHEMA_1, |_| 0).iter() {
+        let key = match r.offset {
+            1 => Some(&b"plain"[..]),
+            2 => None,
+            _ => Some(good_key.as_bytes()),
+        };
+        b.push(r.offset, r.timestamp, key, r.value);
+    }
+    // A bad key and a bad value: the key is reported, the value is never read.
+    b.push(4, None, Some(b"{nope"), Some(b"not json either"));
+
+    // errors.tolerance=none: the task stops at the first bad key.
+    let d = tempfile::tempdir().unwrap();
+    let s = with_json_keys(settings(d.path(), 10, None));
+    let (mut w, _) = PartitionWriter::open(s, TopicPartition::new("t", 0))
+        .await
+        .unwrap();
+    let e = w.write(b.clone()).await.unwrap_err();
+    assert!(e.is_record_error());
+    assert!(
+        e.to_string()
+            .starts_with("record t-0 offset 1: key converter failed"),
+        "{e}"
+    );
+    assert!(committed(d.path()).is_empty());
+
+    // errors.tolerance=all: both become KEY_CONVERTER dead letters; the rest is written.
+    let d = tempfile::tempdir().unwrap();
+    let queue = Arc::new(MemoryQueue {
+        letters: Default::default(),
+        refuse: false,
+    });
+    let s = tolerant(with_json_keys(settings(d.path(), 3, None)), queue.clone());
+    let (mut w, _) = PartitionWriter::open(s, TopicPartition::new("t", 0))
+        .await
+        .unwrap();
+    w.write(b).await.unwrap();
+    w.settle().await.unwrap();
+    let letters = queue.letters.lock().unwrap().clone();
+    assert_eq!(
+        letters
+            .iter()
+            .map(|l| (l.offset, l.stage, l.class_name))
+            .collect::<Vec<_>>(),
+        vec![
+            (
+                1,
+                crate::Stage::KeyConverter,
+                "org.apache.kafka.connect.json.JsonConverter"
+            ),
+            (
+                4,
+                crate::Stage::KeyConverter,
+                "org.apache.kafka.connect.json.JsonConverter"
+            )
+        ]
+    );
+    assert_eq!(letters[0].key.as_deref(), Some(&b"plain"[..]));
+    assert_eq!(committed(d.path()), vec!["t+0+0000000000+0000000003.json"]);
+    assert_eq!(
+        lines(d.path(), "t+0+0000000000+0000000003.json"),
+        vec![r#"{"id":0}"#, r#"{"id":2}"#, r#"{"id":3}"#]
     );
 }
 

@@ -285,6 +285,8 @@ pub struct PartitionWriter {
     ahead: BTreeMap<String, i64>,
     temp_names: TempNames,
     converter: ValueConverter,
+    /// `key.converter`, when it can fail (not String or ByteArray).
+    key_converter: Option<ValueConverter>,
     open: BTreeMap<String, OpenFile>,
     /// Finished files waiting for the commit at the end of the batch.
     sealed: Vec<(String, OpenFile)>,
@@ -347,6 +349,10 @@ impl PartitionWriter {
         .await?;
         let converter = ValueConverter::new(&settings.value_converter, settings.null_values)
             .give_up_when(settings.stopping.clone());
+        let key_converter = settings
+            .key_converter
+            .as_ref()
+            .map(|k| ValueConverter::for_keys(k).give_up_when(settings.stopping.clone()));
         let rotation = settings.rotation_for(&log.tp().topic);
         let share = Share::join(settings.budget.clone());
         Ok((
@@ -360,6 +366,7 @@ impl PartitionWriter {
                 log: Some(log),
                 committing: None,
                 converter,
+                key_converter,
                 open: BTreeMap::new(),
                 sealed: Vec::new(),
                 opened: 0,
@@ -441,9 +448,34 @@ impl PartitionWriter {
         };
         // A registry that stays unavailable fails here, before any record is set aside:
         // a transient failure never makes a dead letter.
+        if let Some(keys) = self.key_converter.as_mut() {
+            keys.prepare(&self.tp, &batch).await?;
+        }
         self.converter.prepare(&self.tp, &batch).await?;
         let tp = self.tp.clone();
         let mut letters = Vec::new();
+        // Keys first, as Connect converts them: a record whose key fails is not converted
+        // any further.
+        if let Some(keys) = self.key_converter.as_mut() {
+            let failed = keys.check(&tp, &batch)?;
+            if let Some(first) = failed.first()
+                && !self.settings.errors.tolerates()
+            {
+                return Err(first.clone().into());
+            }
+            let offsets: Vec<i64> = failed.iter().map(|e| e.offset).collect();
+            for e in failed {
+                letters.extend(self.letter(
+                    &batch,
+                    e.offset,
+                    Stage::KeyConverter,
+                    self.settings.key_converter_class,
+                    "org.apache.kafka.connect.errors.DataException",
+                    e.message,
+                ));
+            }
+            batch.remove_offsets(&offsets);
+        }
         let converted = if self.settings.errors.tolerates() {
             let (runs, failed) = self.converter.convert_tolerant(&tp, &batch)?;
             for e in failed {
