@@ -41,6 +41,8 @@ pub fn router(ctx: Shared, max_body: usize) -> Router {
         .route("/schemas/ids/{id}/schema", get(schema_by_id_raw))
         .route("/schemas/ids/{id}/subjects", get(id_subjects))
         .route("/schemas/ids/{id}/versions", get(id_versions))
+        .route("/schemas/guids/{guid}", get(schema_by_guid))
+        .route("/schemas/guids/{guid}/ids", get(guid_ids))
         .route("/subjects", get(list_subjects))
         .route("/subjects/{subject}", post(lookup).delete(delete_subject))
         .route(
@@ -413,6 +415,26 @@ async fn schema_by_id(
         )
     });
     reply(&headers, result)
+}
+
+async fn schema_by_guid(
+    State(ctx): State<Shared>,
+    Path(guid): Path<String>,
+    Query(q): Params,
+    headers: HeaderMap,
+) -> Response {
+    let result = ctx
+        .registry
+        .get_by_guid(&guid, q.get("format").map(String::as_str));
+    reply(&headers, result)
+}
+
+async fn guid_ids(
+    State(ctx): State<Shared>,
+    Path(guid): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    reply(&headers, ctx.registry.guid_ids(&guid))
 }
 
 async fn schema_by_id_raw(

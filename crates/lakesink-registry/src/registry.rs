@@ -720,7 +720,30 @@ impl Registry {
         if fetch_max_id {
             out.insert("maxId".into(), self.state().max_id.into());
         }
+        out.insert("guid".into(), guid_text(&c).into());
         Ok(Value::Object(out))
+    }
+
+    /// The id of the schema a GUID names (`8f1c…-…` or 32 hex digits, as Confluent takes).
+    fn id_of_guid(&self, guid: &str) -> Result<i32> {
+        let bytes = uuid::Uuid::parse_str(guid)
+            .map(|u| *u.as_bytes())
+            .map_err(|_| RegistryError::new(40403, format!("Schema {guid} not found")))?;
+        self.state()
+            .id_of_guid(&bytes)
+            .ok_or_else(|| RegistryError::new(40403, format!("Schema {guid} not found")))
+    }
+
+    /// `GET /schemas/guids/{guid}`: as `/schemas/ids/{id}`, with the GUID and without an id.
+    pub fn get_by_guid(&self, guid: &str, format: Option<&str>) -> Result<Value> {
+        let id = self.id_of_guid(guid)?;
+        self.get_by_id(id, format, false)
+    }
+
+    /// `GET /schemas/guids/{guid}/ids`: the schema's id in each context (one here).
+    pub fn guid_ids(&self, guid: &str) -> Result<Value> {
+        let id = self.id_of_guid(guid)?;
+        Ok(json!([{"context": ".", "id": id}]))
     }
 
     pub fn get_by_id_raw(&self, id: i32, format: Option<&str>) -> Result<String> {
@@ -1150,8 +1173,14 @@ fn registered_response(id: i32, version: i32, c: &SchemaContent) -> Value {
     if !c.references.is_empty() {
         out.insert("references".into(), json!(c.references));
     }
+    out.insert("guid".into(), guid_text(c).into());
     out.insert("schema".into(), c.schema.clone().into());
     Value::Object(out)
+}
+
+/// A schema's GUID as the API writes it.
+fn guid_text(c: &SchemaContent) -> String {
+    uuid::Uuid::from_bytes(c.guid()).to_string()
 }
 
 /// A `Schema` entity, Avro's type omitted as Confluent 7.x does.
@@ -1178,6 +1207,7 @@ fn version_response(
     if let Some(r) = &c.rule_set {
         out.insert("ruleSet".into(), r.clone());
     }
+    out.insert("guid".into(), guid_text(c).into());
     out.insert("schema".into(), c.schema.clone().into());
     if deleted {
         out.insert("deleted".into(), true.into());

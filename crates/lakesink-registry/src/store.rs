@@ -152,6 +152,32 @@ pub struct SchemaContent {
     pub rule_set: Option<Value>,
 }
 
+impl SchemaContent {
+    /// The schema's GUID as Confluent Schema Registry (8.0 and later) derives it: the MD5 of
+    /// the stored schema text, then each reference's name, subject and big-endian version,
+    /// read as a UUID. Not stored: the same content always has the same GUID. Metadata and
+    /// rule sets are hashed as their JSON text after a marker byte, which differs from
+    /// Confluent's field-by-field hash: GUIDs of schemas with data contracts are this
+    /// registry's own.
+    pub fn guid(&self) -> [u8; 16] {
+        use md5::{Digest, Md5};
+        let mut md = Md5::new();
+        md.update(self.schema.as_bytes());
+        for r in &self.references {
+            md.update(r.name.as_bytes());
+            md.update(r.subject.as_bytes());
+            md.update(r.version.to_be_bytes());
+        }
+        for extra in [&self.metadata, &self.rule_set].into_iter().flatten() {
+            md.update([1u8]);
+            md.update(extra.to_string().as_bytes());
+        }
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&md.finalize());
+        out
+    }
+}
+
 /// A subject-level or global configuration document (`compatibilityLevel`, `normalize`, and
 /// any other property, kept as written).
 pub type ConfigDoc = serde_json::Map<String, Value>;
@@ -170,6 +196,8 @@ pub struct State {
     pub modes: HashMap<Option<String>, String>,
     /// The highest id ever seen; a new id is above it.
     pub max_id: i32,
+    /// Schema GUID → id.
+    by_guid: HashMap<[u8; 16], i32>,
     /// How many versions (deleted or not) use each id; an id is forgotten at zero.
     uses: HashMap<i32, usize>,
     /// Records skipped on replay because they could not be read (logged once each).
@@ -236,6 +264,7 @@ impl State {
                     let key = self.key_of(&content);
                     self.by_content.insert(key.clone(), v.id);
                     self.keys.insert(v.id, key);
+                    self.by_guid.insert(content.guid(), v.id);
                     self.schemas.insert(v.id, content);
                     *self.uses.entry(v.id).or_default() += 1;
                     let previous = self.subjects.entry(subject).or_default().insert(
@@ -326,13 +355,23 @@ impl State {
         };
         if left == 0 {
             self.uses.remove(&id);
-            self.schemas.remove(&id);
+            if let Some(c) = self.schemas.remove(&id) {
+                let guid = c.guid();
+                if self.by_guid.get(&guid) == Some(&id) {
+                    self.by_guid.remove(&guid);
+                }
+            }
             if let Some(key) = self.keys.remove(&id)
                 && self.by_content.get(&key) == Some(&id)
             {
                 self.by_content.remove(&key);
             }
         }
+    }
+
+    /// The id of the schema with this GUID.
+    pub fn id_of_guid(&self, guid: &[u8; 16]) -> Option<i32> {
+        self.by_guid.get(guid).copied()
     }
 
     /// The id already given to this exact content, if any.
@@ -448,6 +487,38 @@ mod tests {
                 "{{\"subject\":\"{subject}\",\"version\":{version},\"id\":{id},\"schema\":\"\\\"string\\\"\",\"deleted\":{deleted}}}"
             ),
         )
+    }
+
+    #[test]
+    fn guids_are_the_md5_of_text_and_references_and_index_ids() {
+        let plain = SchemaContent {
+            schema_type: SchemaType::Avro,
+            schema: "\"string\"".into(),
+            references: Vec::new(),
+            metadata: None,
+            rule_set: None,
+        };
+        // The values Python's hashlib gives for the same bytes.
+        let uuid = |c: &SchemaContent| uuid::Uuid::from_bytes(c.guid()).to_string();
+        assert_eq!(uuid(&plain), "095d71cf-1255-6b9d-5e33-0ad575b3df5d");
+        let referencing = SchemaContent {
+            schema: r#"{"type":"record"}"#.into(),
+            references: vec![Reference {
+                name: "Other".into(),
+                subject: "other-value".into(),
+                version: 3,
+            }],
+            ..plain.clone()
+        };
+        assert_eq!(uuid(&referencing), "e710f8f3-2cfa-421c-442a-80a288da562d");
+
+        let mut state = State::default();
+        let (k, v) = schema_record("s-value", 1, 7, false);
+        state.apply(k.as_bytes(), Some(v.as_bytes())).unwrap();
+        assert_eq!(state.id_of_guid(&plain.guid()), Some(7));
+        // Gone with the last version that uses the id.
+        state.apply(k.as_bytes(), None).unwrap();
+        assert_eq!(state.id_of_guid(&plain.guid()), None);
     }
 
     #[test]
