@@ -15,7 +15,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from conftest import (Lakesink, committed_files, connector_props, create_topic, read_bytes, unique, wait_until,
+from conftest import (Lakesink, caught_up, committed_files, connector_props, create_topic, read_bytes, unique, wait_until,
                       worker_props)
 from registry_support import registries  # noqa: F401  (fixture)
 
@@ -234,3 +234,57 @@ def test_a_stop_during_a_registry_outage_is_prompt(kafka, hdfs, hdfs_url, lakesi
     sink.stop(timeout=60)
     assert time.time() - started < 30, sink.output()[-3000:]
     assert committed_files(hdfs, root, topic).get(0, []) == []
+
+
+def test_avro_files_carry_the_writer_schema_and_the_records_datums_unchanged(kafka, hdfs, hdfs_url, lakesink_bin,
+                                                                              workdir, registries):  # noqa: F811
+    """AvroConverter into AvroFormat: each file's header is the writer schema as the registry
+    holds it (the enum stays an enum), its blocks hold the Kafka payloads after their 5-byte
+    prefix byte for byte (no decoding and re-encoding), and under BACKWARD the v1 records that
+    follow v2 ones are projected and encoded into the v2 file, readable with it."""
+    reg = registries(leader=True)
+    topic = unique("avro-copy")
+    create_topic(kafka, topic, 1)
+    client = SchemaRegistryClient({"url": reg.url})
+    ser = {1: AvroSerializer(client, json.dumps(ORDER_V1)), 2: AvroSerializer(client, json.dumps(ORDER_V2))}
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    plan = [(1, i) for i in range(30)] + [(2, i) for i in range(30, 60)] + [(1, i) for i in range(60, 70)]
+    payloads = [ser[v](order(i, v2=v == 2), ctx) for v, i in plan]
+    producer = Producer({"bootstrap.servers": kafka})
+    for p in payloads:
+        producer.produce(topic, value=p, partition=0)
+    assert producer.flush(30) == 0
+    root = f"/{unique('lake')}"
+    connector = connector_props(unique("avro-copy"), topic, hdfs_url, root, flush__size=1000,
+                                format__class="io.confluent.connect.hdfs3.avro.AvroFormat",
+                                schema__compatibility="BACKWARD", avro__codec="null")
+    sink = Lakesink(lakesink_bin, workdir, avro_worker(kafka, reg.url), connector, name="avro-copy")
+    wait_until(lambda: caught_up(sink.output(), 1), 120, "the topic read to the end", sink)
+    assert sink.stop() == 0, sink.output()[-3000:]
+    files = committed_files(hdfs, root, topic)[0]
+    assert [(s, e) for s, e, _ in files] == [(0, 29), (30, 69)], files
+
+    for (start, end, path), version in zip(files, (1, 2)):
+        data = read_bytes(hdfs, path)
+        schema_id = int.from_bytes(payloads[start][1:5], "big")
+        registered = client.get_schema(schema_id).schema_str
+        header = fastavro.reader(io.BytesIO(data)).metadata["avro.schema"]
+        assert header == registered, (header, registered)
+        tier = [f for f in json.loads(header)["fields"] if f["name"] == "customer"][0]["type"]["fields"][1]
+        assert tier["type"]["type"] == "enum", tier
+        blocks = b"".join(b.bytes_.getvalue() for b in fastavro.block_reader(io.BytesIO(data)))
+        copied = [p[5:] for p in payloads[start:end + 1] if int.from_bytes(p[1:5], "big") == schema_id]
+        assert len(copied) == 30, len(copied)
+        # The file's first 30 rows are the records' datums, byte for byte.
+        assert blocks.startswith(b"".join(copied)), version
+        rows = list(fastavro.reader(io.BytesIO(data)))
+        assert [r["id"] for r in rows] == list(range(start, end + 1))
+        for r in rows:
+            i = r["id"]
+            want = order(i, v2=30 <= i < 60)
+            assert r["customer"] == want["customer"] and r["items"] == want["items"], (i, r)
+            assert r["note"] == want["note"] and r["amount"] == want["amount"] and r["at"] == want["at"], (i, r)
+            assert dict(r["attributes"]) == want["attributes"], (i, r)
+            if version == 2:
+                # Projected v1 records take the new field's default.
+                assert r["channel"] == (want["channel"] if i < 60 else None), (i, r)

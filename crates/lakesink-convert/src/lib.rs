@@ -59,6 +59,17 @@ pub struct ValueSchema {
     /// The Connect schema (typed values only).
     pub connect: Option<ConnectSchema>,
     pub arrow: SchemaRef,
+    /// `AvroConverter`: the writer schema itself, when it is self-contained (no references).
+    /// Avro files of these values can carry the records' datums unchanged under it.
+    pub avro_writer: Option<Arc<AvroWriterSchema>>,
+}
+
+/// An Avro writer schema as the registry holds it.
+#[derive(Debug, PartialEq)]
+pub struct AvroWriterSchema {
+    /// The registry's text, written verbatim into file headers.
+    pub text: String,
+    pub json: Value,
 }
 
 impl ValueSchema {
@@ -75,6 +86,25 @@ pub struct Converted {
     pub columns: RecordBatch,
     pub offsets: Vec<i64>,
     pub timestamps: Vec<Option<i64>>,
+    /// Per row, where its encoded value lies in the batch it came from: Avro datums of
+    /// `schema.avro_writer`, which an Avro file of that schema takes as they are. `None` when
+    /// the values have no such encoding (other converters, projected rows).
+    pub datums: Option<Vec<Datum>>,
+}
+
+/// The encoded value of one row: `batch.get(record).value[start..]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Datum {
+    pub record: u32,
+    pub start: u32,
+}
+
+impl Datum {
+    /// The datum's bytes in `batch`, the batch the row was converted from.
+    pub fn bytes<'a>(&self, batch: &'a RawBatch) -> &'a [u8] {
+        let value = batch.get(self.record as usize).value.unwrap_or_default();
+        value.get(self.start as usize..).unwrap_or_default()
+    }
 }
 
 impl Converted {
@@ -182,6 +212,7 @@ struct Run {
     builder: RunBuilder,
     offsets: Vec<i64>,
     timestamps: Vec<Option<i64>>,
+    datums: Option<Vec<Datum>>,
 }
 
 enum RunBuilder {
@@ -366,6 +397,7 @@ impl ValueConverter {
                 w.id, w.schema_type
             ));
         }
+        let mut writer = None;
         let (decoder, record_name): (Arc<dyn RowDecoder>, Option<String>) = match self.config.kind {
             ConverterKind::Avro => {
                 let d = AvroDecoder::new(&w.schema, &w.references)
@@ -375,6 +407,17 @@ impl ValueConverter {
                 let name = matches!(c.ty, ConnectType::Struct(_))
                     .then(|| c.name.clone())
                     .flatten();
+                writer = w
+                    .references
+                    .is_empty()
+                    .then(|| serde_json::from_str(&w.schema).ok())
+                    .flatten()
+                    .map(|json| {
+                        Arc::new(AvroWriterSchema {
+                            text: w.schema.clone(),
+                            json,
+                        })
+                    });
                 (Arc::new(d), name)
             }
             ConverterKind::JsonSchema => {
@@ -398,7 +441,7 @@ impl ValueConverter {
             }
         };
         let version = self.version_of(&w, topic, record_name.as_deref());
-        let schema = self.intern_versioned(decoder.connect_schema(), version);
+        let schema = self.intern_versioned(decoder.connect_schema(), version, writer);
         Ok(Registered::Single(schema, decoder))
     }
 
@@ -464,7 +507,7 @@ impl ValueConverter {
                 let name = file.message_name(&indexes).ok();
                 let version = self.version_of(&writer, &topic, name.as_deref());
                 let d: Arc<dyn RowDecoder> = Arc::new(d);
-                let s = self.intern_versioned(d.connect_schema(), version);
+                let s = self.intern_versioned(d.connect_schema(), version, None);
                 Ok((s, d))
             }
             Err(e) => Err(format!("schema id {id}, message indexes {indexes:?}: {e}")),
@@ -480,18 +523,30 @@ impl ValueConverter {
         &mut self,
         connect: &ConnectSchema,
         version: Option<i32>,
+        avro_writer: Option<Arc<AvroWriterSchema>>,
     ) -> Arc<ValueSchema> {
         let mut connect = connect.clone();
         connect.version = version;
-        self.intern(ValueKind::Typed, Some(connect))
+        self.intern_with(ValueKind::Typed, Some(connect), avro_writer)
     }
 
     fn intern(&mut self, kind: ValueKind, connect: Option<ConnectSchema>) -> Arc<ValueSchema> {
-        if let Some(s) = self
-            .schemas
-            .iter()
-            .find(|s| s.kind == kind && s.connect == connect)
-        {
+        self.intern_with(kind, connect, None)
+    }
+
+    /// One value schema per (kind, Connect schema, Avro writer schema): writer schemas with
+    /// equal Connect schemas may still encode differently (e.g. union branch order).
+    fn intern_with(
+        &mut self,
+        kind: ValueKind,
+        connect: Option<ConnectSchema>,
+        avro_writer: Option<Arc<AvroWriterSchema>>,
+    ) -> Arc<ValueSchema> {
+        if let Some(s) = self.schemas.iter().find(|s| {
+            s.kind == kind
+                && s.connect == connect
+                && s.avro_writer.as_ref().map(|w| &w.text) == avro_writer.as_ref().map(|w| &w.text)
+        }) {
             return s.clone();
         }
         let arrow = match &connect {
@@ -503,6 +558,7 @@ impl ValueConverter {
             kind,
             connect,
             arrow,
+            avro_writer,
         });
         self.schemas.push(s.clone());
         s
@@ -632,7 +688,8 @@ impl ValueConverter {
         };
         let capacity = range.len();
         let role = self.role;
-        for record in range.map(|i| batch.get(i)) {
+        for index in range {
+            let record = batch.get(index);
             let err = |message: String| ConvertError {
                 role,
                 topic: tp.topic.to_string(),
@@ -684,6 +741,12 @@ impl ValueConverter {
                 (RunBuilder::Columns(cols), ValueKind::Typed) if decoder.is_some() => {
                     if let Some((d, payload)) = &decoder {
                         d.decode_row(payload, cols).map_err(&err)?;
+                        if let Some(datums) = r.datums.as_mut() {
+                            datums.push(Datum {
+                                record: index as u32,
+                                start: (payload.as_ptr() as usize - bytes.as_ptr() as usize) as u32,
+                            });
+                        }
                     }
                 }
                 (RunBuilder::Columns(cols), ValueKind::Typed) => {
@@ -779,6 +842,10 @@ fn new_run(schema: Arc<ValueSchema>, capacity: usize) -> Run {
         (ValueKind::Typed, None) => RunBuilder::Binary(BinaryBuilder::new()),
     };
     Run {
+        datums: schema
+            .avro_writer
+            .is_some()
+            .then(|| Vec::with_capacity(capacity)),
         schema,
         builder,
         offsets: Vec::with_capacity(capacity),
@@ -800,6 +867,7 @@ fn finish_run(mut run: Run) -> Converted {
         columns,
         offsets: run.offsets,
         timestamps: run.timestamps,
+        datums: run.datums,
     }
 }
 

@@ -52,6 +52,8 @@ pub fn project(run: &Converted, target: &Arc<ValueSchema>) -> Result<Converted, 
         columns,
         offsets: run.offsets.clone(),
         timestamps: run.timestamps.clone(),
+        // Projected values are no longer the records' datums.
+        datums: None,
     })
 }
 

@@ -1,8 +1,10 @@
 //! Avro object container files, written by hand.
 //!
-//! Not arrow-avro: the file's schema must be the Connect-derived Avro schema verbatim (what
-//! Confluent's sink writes, record name and namespace included), and arrow-avro regenerates
-//! the header schema from the Arrow schema under a different record name.
+//! Not arrow-avro: the file's schema must be the records' writer schema or the
+//! Connect-derived Avro schema verbatim (what Confluent's sink writes, record name and
+//! namespace included), and arrow-avro regenerates the header schema from the Arrow schema
+//! under a different record name. Nor can arrow-avro append datums that are already encoded,
+//! which is how records read by `AvroConverter` are written: copied, not re-encoded.
 //!
 //! The Avro schema is compiled once per file into a [`Plan`] checked against the Arrow
 //! types; each batch binds its arrays to the plan ([`Node`]) and rows are encoded from that.
@@ -63,6 +65,10 @@ enum Kind {
     /// A map with other keys, written as an array of `{key, value}` records.
     Entries(Box<Plan>, Box<Plan>),
     Record(Vec<Plan>),
+    /// An Avro enum from strings: each symbol's index.
+    Enum(HashMap<String, i64>),
+    /// An Avro fixed of this size from bytes.
+    Fixed(usize),
 }
 
 /// Named types seen so far, so references by name resolve.
@@ -211,10 +217,44 @@ impl Compiler {
                             kind: Kind::Map(Box::new(value)),
                         })
                     }
-                    "enum" | "fixed" => Err(schema_err(
-                        path,
-                        format!("Avro {ty} types are not supported"),
-                    )),
+                    "enum" => {
+                        if dt != &DataType::Utf8 {
+                            return Err(mismatch(path, "enum", dt));
+                        }
+                        self.name(obj, path, ns)?;
+                        let symbols = obj
+                            .get("symbols")
+                            .and_then(Value::as_array)
+                            .ok_or_else(|| schema_err(path, "enum without \"symbols\""))?
+                            .iter()
+                            .enumerate()
+                            .map(|(i, s)| {
+                                s.as_str()
+                                    .map(|s| (s.to_string(), i as i64))
+                                    .ok_or_else(|| schema_err(path, "enum symbols are strings"))
+                            })
+                            .collect::<Result<HashMap<_, _>, _>>()?;
+                        Ok(Plan {
+                            path: path.to_string(),
+                            union: None,
+                            kind: Kind::Enum(symbols),
+                        })
+                    }
+                    "fixed" => {
+                        if dt != &DataType::Binary {
+                            return Err(mismatch(path, "fixed", dt));
+                        }
+                        self.name(obj, path, ns)?;
+                        let size = obj
+                            .get("size")
+                            .and_then(Value::as_u64)
+                            .ok_or_else(|| schema_err(path, "fixed without a \"size\""))?;
+                        Ok(Plan {
+                            path: path.to_string(),
+                            union: None,
+                            kind: Kind::Fixed(size as usize),
+                        })
+                    }
                     // A primitive type with attributes (logical type, connect.* properties).
                     prim => match primitive(prim, dt, path)? {
                         Some(kind) => Ok(Plan {
@@ -233,6 +273,22 @@ impl Compiler {
             }
             other => Err(schema_err(path, format!("not an Avro schema: {other}"))),
         }
+    }
+
+    /// Registers a named type so later references to it resolve.
+    fn name(
+        &mut self,
+        obj: &serde_json::Map<String, Value>,
+        path: &str,
+        ns: Option<&str>,
+    ) -> Result<(), FormatError> {
+        let name = obj
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| schema_err(path, "a named type without a name"))?;
+        self.names
+            .insert(full_name(name, obj, ns), Value::Object(obj.clone()));
+        Ok(())
     }
 
     fn record(
@@ -362,6 +418,8 @@ enum Data<'a> {
     Map(&'a [i32], &'a StringArray, Box<Node<'a>>),
     Entries(&'a [i32], Box<Node<'a>>, Box<Node<'a>>),
     Record(Vec<Node<'a>>),
+    Enum(&'a StringArray, &'a HashMap<String, i64>),
+    Fixed(&'a BinaryArray, usize),
 }
 
 fn batch_mismatch(path: &str, want: &str, got: &DataType) -> FormatError {
@@ -476,6 +534,14 @@ fn bind<'a>(plan: &'a Plan, array: &'a dyn Array) -> Result<Node<'a>, FormatErro
             let s = array.as_struct_opt().ok_or_else(|| bad("struct"))?;
             Data::Record(bind_fields(fields, s.columns(), &plan.path)?)
         }
+        Kind::Enum(symbols) => Data::Enum(
+            array.as_string_opt::<i32>().ok_or_else(|| bad("utf8"))?,
+            symbols,
+        ),
+        Kind::Fixed(size) => Data::Fixed(
+            array.as_binary_opt::<i32>().ok_or_else(|| bad("binary"))?,
+            *size,
+        ),
     };
     Ok(Node {
         plan,
@@ -525,6 +591,17 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
 }
 
 impl Node<'_> {
+    fn invalid(&self, message: String) -> FormatError {
+        FormatError::AvroSchema {
+            path: if self.plan.path.is_empty() {
+                "value".to_string()
+            } else {
+                self.plan.path.clone()
+            },
+            message,
+        }
+    }
+
     fn encode(&self, i: usize, out: &mut Vec<u8>) -> Result<(), FormatError> {
         let null = self.nulls.is_some_and(|n| n.is_null(i));
         match (self.plan.union, null) {
@@ -596,6 +673,20 @@ impl Node<'_> {
                 for f in fields {
                     f.encode(i, out)?;
                 }
+            }
+            Data::Enum(a, symbols) => {
+                let symbol = a.value(i);
+                let index = symbols.get(symbol).ok_or_else(|| {
+                    self.invalid(format!("'{symbol}' is not a symbol of the enum"))
+                })?;
+                put_long(out, *index);
+            }
+            Data::Fixed(a, size) => {
+                let b = a.value(i);
+                if b.len() != *size {
+                    return Err(self.invalid(format!("{} bytes for a fixed of {size}", b.len())));
+                }
+                out.extend_from_slice(b);
             }
         }
         Ok(())
@@ -684,11 +775,19 @@ pub(crate) struct AvroWriter {
     scratch: Vec<u8>,
     /// Block boundaries found while encoding a batch: end offset in `block`, row count.
     cuts: Vec<(usize, u64)>,
+    /// The header schema is the values' Avro writer schema: their datums are rows as they are.
+    takes_datums: bool,
 }
 
 impl AvroWriter {
+    /// A file of `schema`'s values. Values read by `AvroConverter` keep their writer schema
+    /// (enums, fixed types and names included, as Confluent's sink writes them back), and
+    /// their datums are copied into blocks unchanged; rows of any other origin (other
+    /// converters, projected older versions) are encoded. Where the writer schema uses what
+    /// the encoder cannot write from Arrow (general unions, fixed decimals, references), the
+    /// file takes the Connect-derived schema instead.
     pub(crate) fn new(schema: &Arc<ValueSchema>, codec: AvroCodec) -> Result<Self, FormatError> {
-        let avro_schema = match (schema.kind, schema.avro_schema()) {
+        let connect_schema = match (schema.kind, schema.avro_schema()) {
             (ValueKind::Typed, Some(s)) => s,
             _ => return Err(FormatError::SchemaRequired { format: "avro" }),
         };
@@ -712,10 +811,21 @@ impl AvroWriter {
                 }
             }
         };
-        let plan = Compiler {
-            names: HashMap::new(),
-        }
-        .compile(&avro_schema, &dt, "", None)?;
+        let compile = |avro: &Value| {
+            Compiler {
+                names: HashMap::new(),
+            }
+            .compile(avro, &dt, "", None)
+        };
+        let writer = schema
+            .avro_writer
+            .as_ref()
+            .and_then(|w| compile(&w.json).ok().map(|plan| (plan, w.text.clone())));
+        let takes_datums = writer.is_some();
+        let (plan, header_schema) = match writer {
+            Some(w) => w,
+            None => (compile(&connect_schema)?, connect_schema.to_string()),
+        };
         let compressor = Compressor::new(codec)?;
 
         let mut ready = Vec::with_capacity(4096);
@@ -723,7 +833,7 @@ impl AvroWriter {
         // File metadata: a map of two entries, then the empty block ending it.
         put_long(&mut ready, 2);
         put_bytes(&mut ready, b"avro.schema");
-        put_bytes(&mut ready, avro_schema.to_string().as_bytes());
+        put_bytes(&mut ready, header_schema.as_bytes());
         put_bytes(&mut ready, b"avro.codec");
         put_bytes(&mut ready, compressor.name().as_bytes());
         put_long(&mut ready, 0);
@@ -741,6 +851,7 @@ impl AvroWriter {
             ready,
             scratch: Vec::new(),
             cuts: Vec::new(),
+            takes_datums,
         })
     }
 
@@ -845,6 +956,30 @@ impl FileFormatWriter for AvroWriter {
         self.block_rows = pending_rows;
         self.cuts = cuts;
         result
+    }
+
+    fn takes_datums(&self) -> bool {
+        self.takes_datums
+    }
+
+    fn write_datums(&mut self, datums: &[&[u8]]) -> Result<(), FormatError> {
+        if !self.takes_datums {
+            return Err(FormatError::BatchMismatch {
+                format: "avro",
+                message: "this file's schema is not the values' writer schema".into(),
+            });
+        }
+        for d in datums {
+            self.block.extend_from_slice(d);
+            self.block_rows += 1;
+            if self.block.len() >= BLOCK_BYTES {
+                let (len, rows) = (self.block.len(), self.block_rows);
+                self.emit_range(0, len, rows)?;
+                self.block.clear();
+                self.block_rows = 0;
+            }
+        }
+        Ok(())
     }
 
     fn take_ready(&mut self) -> Vec<u8> {
@@ -1207,7 +1342,7 @@ mod tests {
                 ]}),
                 &DataType::Struct(arrow_schema::Fields::from(vec![arrow_schema::Field::new(
                     "a",
-                    DataType::Utf8,
+                    DataType::Int64,
                     false,
                 )])),
                 "",
@@ -1216,7 +1351,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "avro: a: the Avro schema cannot hold this column: Avro enum types are not supported"
+            "avro: a: the Avro schema cannot hold this column: Avro enum cannot be written from Arrow Int64"
         );
         let err = c
             .compile(&json!("long"), &DataType::Utf8, "value", None)
@@ -1224,6 +1359,105 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "avro: value: the Avro schema cannot hold this column: Avro long cannot be written from Arrow Utf8"
+        );
+    }
+
+    /// Values read by AvroConverter: the file carries their writer schema (enum and fixed
+    /// kept), their datums are copied as they are, and rows encoded from Arrow (projected
+    /// ones) join the same file readably.
+    #[test]
+    fn writer_schema_files_take_datums_and_encoded_rows() {
+        let writer_text = r#"{"type":"record","name":"Reading","namespace":"com.acme","fields":[{"name":"id","type":"long"},{"name":"tier","type":{"type":"enum","name":"Tier","symbols":["LOW","HIGH"]}},{"name":"hash","type":{"type":"fixed","name":"H4","size":4}},{"name":"note","type":["string","null"]}]}"#;
+        let avro = apache_avro::Schema::parse_str(writer_text).unwrap();
+        let decoder = lakesink_convert::avro::AvroDecoder::new(writer_text, &[]).unwrap();
+        let connect = decoder.connect_schema().clone();
+        let schema = Arc::new(ValueSchema {
+            id: 0,
+            kind: ValueKind::Typed,
+            arrow: Arc::new(connect.arrow_schema()),
+            connect: Some(connect),
+            avro_writer: Some(Arc::new(lakesink_convert::AvroWriterSchema {
+                text: writer_text.to_string(),
+                json: serde_json::from_str(writer_text).unwrap(),
+            })),
+        });
+        let datum = |id: i64, tier: u32, note: Option<&str>| {
+            apache_avro::writer::datum::GenericDatumWriter::builder(&avro)
+                .build()
+                .unwrap()
+                .write_value_to_vec(Avro::Record(vec![
+                    ("id".into(), Avro::Long(id)),
+                    (
+                        "tier".into(),
+                        Avro::Enum(tier, ["LOW", "HIGH"][tier as usize].into()),
+                    ),
+                    ("hash".into(), Avro::Fixed(4, vec![1, 2, 3, id as u8])),
+                    (
+                        "note".into(),
+                        match note {
+                            Some(n) => Avro::Union(0, Box::new(Avro::String(n.into()))),
+                            None => Avro::Union(1, Box::new(Avro::Null)),
+                        },
+                    ),
+                ]))
+                .unwrap()
+        };
+        let datums = [datum(1, 1, Some("a")), datum(2, 0, None)];
+        let encoded = RecordBatch::try_new(
+            schema.arrow.clone(),
+            vec![
+                Arc::new(arrow_array::Int64Array::from(vec![3])),
+                Arc::new(StringArray::from(vec!["HIGH"])),
+                Arc::new(BinaryArray::from(vec![&[1u8, 2, 3, 3][..]])),
+                Arc::new(StringArray::from(vec![None::<&str>])),
+            ],
+        )
+        .unwrap();
+        for codec in CODECS {
+            let mut w = new_writer(&opts(codec), &schema).unwrap();
+            assert!(w.takes_datums());
+            w.write_datums(&[&datums[0], &datums[1]]).unwrap();
+            w.write(&encoded).unwrap();
+            let mut file = w.take_ready();
+            file.extend(w.finish().unwrap());
+            let reader = apache_avro::Reader::new(&file[..]).unwrap();
+            // The header holds the writer schema verbatim.
+            assert_eq!(reader.writer_schema(), &avro);
+            let rows: Vec<Avro> = reader.map(Result::unwrap).collect();
+            assert_eq!(rows.len(), 3);
+            let field = |r: &Avro, name: &str| match r {
+                Avro::Record(f) => f.iter().find(|(n, _)| n == name).unwrap().1.clone(),
+                _ => unreachable!(),
+            };
+            assert_eq!(field(&rows[0], "tier"), Avro::Enum(1, "HIGH".into()));
+            assert_eq!(
+                field(&rows[1], "note"),
+                Avro::Union(1, Box::new(Avro::Null))
+            );
+            assert_eq!(field(&rows[2], "id"), Avro::Long(3));
+            assert_eq!(field(&rows[2], "tier"), Avro::Enum(1, "HIGH".into()));
+            assert_eq!(field(&rows[2], "hash"), Avro::Fixed(4, vec![1, 2, 3, 3]));
+            assert_eq!(
+                field(&rows[2], "note"),
+                Avro::Union(1, Box::new(Avro::Null))
+            );
+        }
+        // A symbol the enum lacks cannot be encoded.
+        let bad = RecordBatch::try_new(
+            schema.arrow.clone(),
+            vec![
+                Arc::new(arrow_array::Int64Array::from(vec![3])),
+                Arc::new(StringArray::from(vec!["MID"])),
+                Arc::new(BinaryArray::from(vec![&[1u8, 2, 3, 3][..]])),
+                Arc::new(StringArray::from(vec![None::<&str>])),
+            ],
+        )
+        .unwrap();
+        let mut w = new_writer(&opts(AvroCodec::Null), &schema).unwrap();
+        let e = w.write(&bad).unwrap_err();
+        assert!(
+            e.to_string().contains("'MID' is not a symbol of the enum"),
+            "{e}"
         );
     }
 }

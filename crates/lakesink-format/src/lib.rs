@@ -7,8 +7,10 @@
 //! can stream them to storage, then the tail ([`FileFormatWriter::finish`]).
 //!
 //! What each format writes:
-//! - Avro: an object container file whose header schema is the Connect-derived Avro schema
-//!   verbatim, blocks of ~256 KiB (uncompressed) in the configured codec.
+//! - Avro: an object container file, blocks of ~256 KiB (uncompressed) in the configured
+//!   codec. Values read by `AvroConverter` keep their writer schema in the header, and their
+//!   datums are copied into blocks as Kafka carried them ([`FileFormatWriter::write_datums`]);
+//!   other values get the Connect-derived Avro schema and are encoded from Arrow.
 //! - Parquet: Arrow's Parquet writer, with the Avro schema under `parquet.avro.schema`.
 //! - JSON: one document per line, as Connect's `JsonConverter` (`schemas.enable=false`)
 //!   serializes the value.
@@ -76,6 +78,19 @@ pub trait FileFormatWriter: Send {
     /// Appends all rows of `batch` (its schema is `schema.arrow`). On error no row of the
     /// batch is written, except for Parquet, whose writer may keep part of it.
     fn write(&mut self, batch: &RecordBatch) -> Result<(), FormatError>;
+    /// Whether the file takes rows already encoded ([`FileFormatWriter::write_datums`]).
+    fn takes_datums(&self) -> bool {
+        false
+    }
+    /// Appends rows already encoded in the file's own encoding: Avro datums of the file's
+    /// schema as Kafka carried them, copied without decoding or re-encoding. Only where
+    /// [`FileFormatWriter::takes_datums`].
+    fn write_datums(&mut self, _datums: &[&[u8]]) -> Result<(), FormatError> {
+        Err(FormatError::BatchMismatch {
+            format: "this format",
+            message: "encoded rows cannot be copied into it".into(),
+        })
+    }
     /// Removes and returns the bytes that are complete and can be written to the file now.
     fn take_ready(&mut self) -> Vec<u8>;
     /// Bytes held in memory (buffered rows/row group + ready bytes), for memory accounting.

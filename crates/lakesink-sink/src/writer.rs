@@ -127,11 +127,36 @@ impl OpenFile {
                 self.encode_staged()?;
             }
         }
+        self.wrote(store, batch.num_rows(), first, last).await
+    }
+
+    /// Appends encoded rows (see [`FileFormatWriter::write_datums`]), after any rows staged
+    /// before them.
+    async fn write_datums(
+        &mut self,
+        store: &Store,
+        datums: &[&[u8]],
+        first: i64,
+        last: i64,
+    ) -> Result<(), SinkError> {
+        self.encode_staged()?;
+        self.format.write_datums(datums)?;
+        self.wrote(store, datums.len(), first, last).await
+    }
+
+    /// Counts rows just written and sends the bytes ready to storage once there are enough.
+    async fn wrote(
+        &mut self,
+        store: &Store,
+        rows: usize,
+        first: i64,
+        last: i64,
+    ) -> Result<(), SinkError> {
         if self.records == 0 {
             self.start_offset = first;
         }
         self.end_offset = last;
-        self.records += batch.num_rows() as u64;
+        self.records += rows as u64;
         let ready = self.format.take_ready();
         if self.pending.is_empty() {
             self.pending = ready;
@@ -249,6 +274,9 @@ fn without_row(mut run: Converted, row: usize) -> Result<Converted, SinkError> {
         .map_err(|e| SinkError::Internal(format!("dropping a row: {e}")))?;
     run.offsets.remove(row);
     run.timestamps.remove(row);
+    if let Some(d) = run.datums.as_mut() {
+        d.remove(row);
+    }
     Ok(run)
 }
 
@@ -649,7 +677,7 @@ impl PartitionWriter {
             })
             .collect();
         for slice in &slices {
-            self.write_slice(&run, &times, slice, now).await?;
+            self.write_slice(&run, batch, &times, slice, now).await?;
         }
         Ok(())
     }
@@ -657,6 +685,7 @@ impl PartitionWriter {
     async fn write_slice(
         &mut self,
         run: &Converted,
+        batch: &RawBatch,
         times: &[Option<i64>],
         slice: &SliceRows,
         now: u64,
@@ -707,10 +736,6 @@ impl PartitionWriter {
                     }
                 }
             }
-            let part = match &slice.rows {
-                None => run.columns.slice(k, end - k),
-                Some(rows) => take_rows(&run.columns, &rows[k..end])?,
-            };
             let (first, last) = (run.offsets[slice.row(k)], run.offsets[slice.row(end - 1)]);
             let first_time = (k..end).find_map(|j| times[slice.row(j)]);
             if !self.open.contains_key(dir) {
@@ -721,7 +746,22 @@ impl PartitionWriter {
             let Some(file) = self.open.get_mut(dir) else {
                 return Err(SinkError::Internal(format!("no open file for {dir}")));
             };
-            file.write(store, &part, first, last).await?;
+            // Avro datums go into an Avro file of their writer schema as they are.
+            match run.datums.as_ref().filter(|_| file.format.takes_datums()) {
+                Some(datums) => {
+                    let rows: Vec<&[u8]> = (k..end)
+                        .map(|j| datums[slice.row(j)].bytes(batch))
+                        .collect();
+                    file.write_datums(store, &rows, first, last).await?;
+                }
+                None => {
+                    let part = match &slice.rows {
+                        None => run.columns.slice(k, end - k),
+                        Some(rows) => take_rows(&run.columns, &rows[k..end])?,
+                    };
+                    file.write(store, &part, first, last).await?;
+                }
+            }
             if file.first_time.is_none() {
                 file.first_time = first_time;
             }
