@@ -1,12 +1,14 @@
 """Avro drain benchmark: Lakesink reading Confluent-Avro records (writer schemas from
-`lakesink registry`) into Parquet on HDFS, as a ratio to a raw rdkafka consumer reading the
-same topic in the same run, and Lakesink's peak RSS.
+`lakesink registry`) into Parquet and into Avro files on HDFS (Avro: the records' datums
+copied under their writer schema), each as a ratio to a raw rdkafka consumer reading the same
+topic in the same run, and Lakesink's peak RSS.
 
 Run by `bench/run avro` (which starts the test bed and builds release binaries); see
 bench/README.md.
 """
 import argparse
 import datetime
+import io
 import decimal
 import json
 import os
@@ -18,6 +20,7 @@ import tempfile
 import time
 import uuid
 
+import fastavro
 import pyarrow.parquet as pq
 from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import SchemaRegistryClient
@@ -164,20 +167,31 @@ def start_registry(lakesink_bin, bootstrap, workdir):
         time.sleep(0.2)
 
 
-def check_files(hdfs, base, n):
-    """Reads every committed file's Parquet footer: the rows in them and the Arrow types of
-    the logical-type columns."""
+def check_files(hdfs, base, n, fmt):
+    """Counts the rows of every committed file (Parquet: from its footer, with the Arrow types
+    of the logical-type columns; Avro: from its block headers, with the header schema's types)."""
     rows, types = 0, None
     for d in hdfs.list_status(base):
         if d.isdir and not d.path.endswith("+tmp"):
             for f in hdfs.list_status(d.path):
-                if COMMITTED.match(f.path.rsplit("/", 1)[-1]):
+                if not COMMITTED.match(f.path.rsplit("/", 1)[-1]):
+                    continue
+                if fmt == "parquet":
                     with hdfs.read(f.path) as r:
                         footer = pq.ParquetFile(r)
                         rows += footer.metadata.num_rows
                         if types is None:
                             schema = footer.schema_arrow
                             types = {c: str(schema.field(c).type) for c in ("amount", "day", "at")}
+                else:
+                    with hdfs.read(f.path) as r:
+                        data = io.BytesIO(r.read())
+                    rows += sum(b.num_records for b in fastavro.block_reader(data))
+                    if types is None:
+                        data.seek(0)
+                        fields = {x["name"]: x["type"] for x in
+                                  json.loads(fastavro.reader(data).metadata["avro.schema"])["fields"]}
+                        types = {c: json.dumps(fields[c]) for c in ("status", "amount", "at")}
     if rows != n:
         raise SystemExit(f"row count mismatch: {rows} in files, {n} produced")
     return rows, types
@@ -191,6 +205,7 @@ def main():
     ap.add_argument("--flush-size", type=int, default=50_000)
     ap.add_argument("--distinct", type=int, default=500, help="orders serialized with AvroSerializer")
     ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--formats", default="parquet,avro")
     args = ap.parse_args()
     if args.records % (args.partitions * args.flush_size):
         # The drain ends when the last flush.size file is committed.
@@ -212,24 +227,29 @@ def main():
             raw_runs = [run_raw(raw_bin, bootstrap, topic, args.records)]
             values = {"value.converter": "io.confluent.connect.avro.AvroConverter",
                       "value.converter.schema.registry.url": url}
-            r = run_lakesink(lakesink_bin, bootstrap, hdfs_url, hdfs, topic, args.records, "parquet",
-                             args.flush_size, workdir, values)
-            raw_runs.append(run_raw(raw_bin, bootstrap, topic, args.records))
+            results = []
+            for fmt in args.formats.split(","):
+                results.append((fmt, run_lakesink(lakesink_bin, bootstrap, hdfs_url, hdfs, topic, args.records, fmt,
+                                                  args.flush_size, workdir, values)))
+                raw_runs.append(run_raw(raw_bin, bootstrap, topic, args.records))
         finally:
             registry.send_signal(signal.SIGTERM)
             registry.wait(30)
-    rows, types = check_files(hdfs, r["base"], args.records)
     raw = min(raw_runs, key=lambda x: x["seconds"])  # the faster baseline: conservative ratio
     mb = args.records * value_len / 1e6
     raw_rate = args.records / raw["seconds"]
-    rate = args.records / r["seconds"]
     print(f"\n{'run':<24}{'seconds':>9}{'records/s':>12}{'MB/s':>9}{'peak RSS MiB':>14}{'files':>7}{'ratio':>7}")
     print(f"{'raw rdkafka':<24}{raw['seconds']:>9.2f}{raw_rate:>12,.0f}{mb / raw['seconds']:>9.1f}"
           f"{raw['peak_rss_kib'] / 1024:>14.0f}{'':>7}{1.0:>7.2f}")
-    print(f"{'lakesink avro->parquet':<24}{r['seconds']:>9.2f}{rate:>12,.0f}{mb / r['seconds']:>9.1f}"
-          f"{r['peak_rss_kib'] / 1024:>14.0f}{r['files']:>7}{rate / raw_rate:>7.2f}")
-    print(f"\nParquet: {r['files']} files, {r['file_bytes'] / 2**20:.0f} MiB, {rows} rows (expected "
-          f"{args.records}); amount {types['amount']}, day {types['day']}, at {types['at']}")
+    for fmt, r in results:
+        rate = args.records / r["seconds"]
+        print(f"{'lakesink avro->' + fmt:<24}{r['seconds']:>9.2f}{rate:>12,.0f}{mb / r['seconds']:>9.1f}"
+              f"{r['peak_rss_kib'] / 1024:>14.0f}{r['files']:>7}{rate / raw_rate:>7.2f}")
+    print()
+    for fmt, r in results:
+        rows, types = check_files(hdfs, r["base"], args.records, fmt)
+        print(f"{fmt}: {r['files']} files, {r['file_bytes'] / 2**20:.0f} MiB, {rows} rows (expected "
+              f"{args.records}); " + ", ".join(f"{k} {v}" for k, v in types.items()))
     print("(raw runs: " + ", ".join("%.2f s" % x["seconds"] for x in raw_runs) + "; lakesink time includes "
           "process start, group join, recovery and the writer schema fetch, and ends when the last file is "
           "committed in HDFS)")

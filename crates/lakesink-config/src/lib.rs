@@ -1364,6 +1364,39 @@ mod tests {
     }
 
     #[test]
+    fn subject_name_strategies_per_converter() {
+        let c = load(
+            &worker(),
+            &connector("key.converter=io.confluent.connect.avro.AvroConverter\nkey.converter.schema.registry.url=http://r:8081\nkey.converter.key.subject.name.strategy=io.confluent.kafka.serializers.subject.TopicRecordNameStrategy\nvalue.converter=io.confluent.connect.avro.AvroConverter\nvalue.converter.schema.registry.url=http://r:8081\nvalue.converter.value.subject.name.strategy=io.confluent.kafka.serializers.subject.RecordNameStrategy\n"),
+        )
+        .unwrap();
+        let key = c.config.key_converter.unwrap();
+        assert_eq!(key.subject_strategy, SubjectNameStrategy::TopicRecord);
+        assert_eq!(
+            c.config.value_converter.subject_strategy,
+            SubjectNameStrategy::Record
+        );
+        assert_eq!(
+            SubjectNameStrategy::TopicRecord.subject("t", "key", Some("a.B")),
+            Some("t-a.B".to_string())
+        );
+        assert_eq!(
+            SubjectNameStrategy::Record.subject("t", "value", None),
+            None
+        );
+        let e = errors(
+            "value.converter=io.confluent.connect.avro.AvroConverter\nvalue.converter.schema.registry.url=http://r:8081\nvalue.converter.value.subject.name.strategy=ByTopic\n",
+        );
+        assert!(
+            e.iter().any(
+                |e| e.contains("value.converter.value.subject.name.strategy")
+                    && e.contains("RecordNameStrategy")
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
     fn error_handling_keys() {
         let c = load(
             &worker(),

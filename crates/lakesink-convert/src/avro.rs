@@ -14,13 +14,13 @@
 //! into the builders allocates nothing per record. `apache_avro` still parses and validates
 //! the schema.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
 use crate::RowDecoder;
 use crate::columns::ColumnBuilder;
-use crate::failure::{Fail, fail};
+use crate::failure::{Fail, fail, push_offset};
 use crate::schema::{ConnectSchema, ConnectType, DATE, DECIMAL, Logical, TIME, TIMESTAMP};
 
 /// Connect schema name of a general Avro union.
@@ -388,16 +388,6 @@ fn mismatch() -> Fail {
     fail("column builder does not match the schema".into())
 }
 
-fn push_offset(offsets: &mut Vec<i32>, n: usize) -> Result<(), Fail> {
-    let last = offsets.last().copied().unwrap_or(0);
-    let next = i32::try_from(n)
-        .ok()
-        .and_then(|n| last.checked_add(n))
-        .ok_or_else(|| fail("more than 2^31 items in one batch column".into()))?;
-    offsets.push(next);
-    Ok(())
-}
-
 fn decode_fields(
     fields: &[(String, Step)],
     r: &mut Reader<'_>,
@@ -673,15 +663,7 @@ const PRIMITIVES: [&str; 8] = [
 ];
 
 fn plain(ty: ConnectType) -> ConnectSchema {
-    ConnectSchema {
-        ty,
-        optional: false,
-        name: None,
-        version: None,
-        doc: None,
-        parameters: BTreeMap::new(),
-        default: None,
-    }
+    ConnectSchema::of(ty)
 }
 
 /// Java's `Object.toString()` of a JSON property value: strings bare, the rest as JSON.

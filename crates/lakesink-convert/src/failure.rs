@@ -20,6 +20,17 @@ pub(crate) enum Seg {
     Key(String),
 }
 
+/// Appends the end offset of a list of `n` items to Arrow list offsets.
+pub(crate) fn push_offset(offsets: &mut Vec<i32>, n: usize) -> Result<(), Fail> {
+    let last = offsets.last().copied().unwrap_or(0);
+    let next = i32::try_from(n)
+        .ok()
+        .and_then(|n| last.checked_add(n))
+        .ok_or_else(|| fail("more than 2^31 items in one batch column".into()))?;
+    offsets.push(next);
+    Ok(())
+}
+
 pub(crate) fn fail(message: String) -> Fail {
     Box::new(Failure {
         message,

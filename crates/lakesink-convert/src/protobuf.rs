@@ -29,7 +29,7 @@ use prost_reflect::{
 
 use crate::RowDecoder;
 use crate::columns::ColumnBuilder;
-use crate::failure::{Fail, Seg, fail};
+use crate::failure::{Fail, Seg, fail, push_offset};
 use crate::schema::{ConnectSchema, ConnectType, DATE, DECIMAL, Logical, TIME, TIMESTAMP};
 
 /// Connect schema name prefix of a oneof's struct.
@@ -836,16 +836,6 @@ fn enum_name(e: &EnumDescriptor, n: i32) -> String {
         Some(v) => v.name().to_string(),
         None => format!("UNKNOWN_ENUM_VALUE_{}_{n}", e.name()),
     }
-}
-
-fn push_offset(offsets: &mut Vec<i32>, n: usize) -> Result<(), Fail> {
-    let last = offsets.last().copied().unwrap_or(0);
-    let next = i32::try_from(n)
-        .ok()
-        .and_then(|n| last.checked_add(n))
-        .ok_or_else(|| fail("more than 2^31 items in one batch column".into()))?;
-    offsets.push(next);
-    Ok(())
 }
 
 /// Appends one (non-null) value.

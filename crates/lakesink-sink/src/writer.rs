@@ -492,30 +492,12 @@ impl PartitionWriter {
                 return Err(first.clone().into());
             }
             let offsets: Vec<i64> = failed.iter().map(|e| e.offset).collect();
-            for e in failed {
-                letters.extend(self.letter(
-                    &batch,
-                    e.offset,
-                    Stage::KeyConverter,
-                    self.settings.key_converter_class,
-                    "org.apache.kafka.connect.errors.DataException",
-                    e.message,
-                ));
-            }
+            letters.extend(self.conversion_letters(&batch, failed, Stage::KeyConverter));
             batch.remove_offsets(&offsets);
         }
         let converted = if self.settings.errors.tolerates() {
             let (runs, failed) = self.converter.convert_tolerant(&tp, &batch)?;
-            for e in failed {
-                letters.extend(self.letter(
-                    &batch,
-                    e.offset,
-                    Stage::ValueConverter,
-                    self.settings.converter_class,
-                    "org.apache.kafka.connect.errors.DataException",
-                    e.message,
-                ));
-            }
+            letters.extend(self.conversion_letters(&batch, failed, Stage::ValueConverter));
             runs
         } else {
             self.converter.convert(&tp, &batch)?
@@ -579,6 +561,32 @@ impl PartitionWriter {
         }
         self.current = Some(run.schema.clone());
         run
+    }
+
+    /// The dead letters of records whose key or value did not convert.
+    fn conversion_letters(
+        &self,
+        batch: &RawBatch,
+        failed: Vec<lakesink_convert::ConvertError>,
+        stage: Stage,
+    ) -> Vec<DeadLetter> {
+        let class = match stage {
+            Stage::KeyConverter => self.settings.key_converter_class,
+            _ => self.settings.converter_class,
+        };
+        failed
+            .into_iter()
+            .filter_map(|e| {
+                self.letter(
+                    batch,
+                    e.offset,
+                    stage,
+                    class,
+                    "org.apache.kafka.connect.errors.DataException",
+                    e.message,
+                )
+            })
+            .collect()
     }
 
     /// The dead letter of the record at `offset` of `batch`.
