@@ -239,7 +239,7 @@ def test_a_stop_during_a_registry_outage_is_prompt(kafka, hdfs, hdfs_url, lakesi
 def test_avro_files_carry_the_writer_schema_and_the_records_datums_unchanged(kafka, hdfs, hdfs_url, lakesink_bin,
                                                                               workdir, registries):  # noqa: F811
     """AvroConverter into AvroFormat: each file's header is the writer schema as the registry
-    holds it (the enum stays an enum), its blocks hold the Kafka payloads after their 5-byte
+    holds it (the enum stays an enum) with Connect's version and name on the record, its blocks hold the Kafka payloads after their 5-byte
     prefix byte for byte (no decoding and re-encoding), and under BACKWARD the v1 records that
     follow v2 ones are projected and encoded into the v2 file, readable with it."""
     reg = registries(leader=True)
@@ -268,9 +268,11 @@ def test_avro_files_carry_the_writer_schema_and_the_records_datums_unchanged(kaf
         data = read_bytes(hdfs, path)
         schema_id = int.from_bytes(payloads[start][1:5], "big")
         registered = client.get_schema(schema_id).schema_str
-        header = fastavro.reader(io.BytesIO(data)).metadata["avro.schema"]
-        assert header == registered, (header, registered)
-        tier = [f for f in json.loads(header)["fields"] if f["name"] == "customer"][0]["type"]["fields"][1]
+        header = json.loads(fastavro.reader(io.BytesIO(data)).metadata["avro.schema"])
+        # The writer schema, with the version and name Confluent's sink puts on the record.
+        assert header.pop("connect.version") == version and header.pop("connect.name") == "com.acme.Order", header
+        assert header == json.loads(registered), (header, registered)
+        tier = [f for f in header["fields"] if f["name"] == "customer"][0]["type"]["fields"][1]
         assert tier["type"]["type"] == "enum", tier
         blocks = b"".join(b.bytes_.getvalue() for b in fastavro.block_reader(io.BytesIO(data)))
         copied = [p[5:] for p in payloads[start:end + 1] if int.from_bytes(p[1:5], "big") == schema_id]

@@ -779,6 +779,28 @@ pub(crate) struct AvroWriter {
     takes_datums: bool,
 }
 
+/// The header schema of a file of values read by `AvroConverter`: the writer schema, with
+/// the `connect.version` (and `connect.name`) Confluent's sink puts on the top-level record,
+/// so a connector reading the last file's schema at start-up (as the Confluent sink does
+/// under `schema.compatibility`) finds the version. Extra attributes do not change how
+/// datums are encoded.
+fn writer_header(schema: &ValueSchema, writer: &lakesink_convert::AvroWriterSchema) -> String {
+    let connect = schema.connect.as_ref();
+    match (&writer.json, connect.and_then(|c| c.version)) {
+        (Value::Object(record), Some(version))
+            if record.get("type").and_then(Value::as_str) == Some("record") =>
+        {
+            let mut record = record.clone();
+            record.insert("connect.version".into(), version.into());
+            if let Some(name) = connect.and_then(|c| c.name.as_ref()) {
+                record.insert("connect.name".into(), name.clone().into());
+            }
+            Value::Object(record).to_string()
+        }
+        _ => writer.text.clone(),
+    }
+}
+
 impl AvroWriter {
     /// A file of `schema`'s values. Values read by `AvroConverter` keep their writer schema
     /// (enums, fixed types and names included, as Confluent's sink writes them back), and
@@ -817,10 +839,11 @@ impl AvroWriter {
             }
             .compile(avro, &dt, "", None)
         };
-        let writer = schema
-            .avro_writer
-            .as_ref()
-            .and_then(|w| compile(&w.json).ok().map(|plan| (plan, w.text.clone())));
+        let writer = schema.avro_writer.as_ref().and_then(|w| {
+            compile(&w.json)
+                .ok()
+                .map(|plan| (plan, writer_header(schema, w)))
+        });
         let takes_datums = writer.is_some();
         let (plan, header_schema) = match writer {
             Some(w) => w,
