@@ -481,8 +481,8 @@ pub static KEYS: &[KeyDef] = &[
             max: LONG_MAX,
         },
         Value("0"),
-        NotYet,
-        "How long to retry a failed conversion.",
+        S,
+        "How long transient failures are retried before the task stops, in ms; `-1`: forever. In Lakesink these are a Schema Registry that cannot be reached (connection errors, HTTP 5xx, timeouts), which is retried with backoff, each retry logged, for at least five minutes whatever this says (Connect's default 0 would stop the task, or under `errors.tolerance=all` dead-letter the record, at the first blip); records that are bad are never retried. Storage failures are retried per partition after `retry.backoff.ms`.",
     ),
     key(
         "errors.retry.delay.max.ms",
@@ -493,8 +493,8 @@ pub static KEYS: &[KeyDef] = &[
             max: LONG_MAX,
         },
         Value("60000"),
-        NotYet,
-        "Maximum delay between retries of a failed conversion.",
+        S,
+        "The longest wait between two retries of a transient failure (see `errors.retry.timeout`); the wait doubles from 200 ms. Unset, Lakesink waits at most 10 s.",
     ),
     key(
         "errors.log.enable",

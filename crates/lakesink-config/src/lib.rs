@@ -324,6 +324,11 @@ pub struct ErrorHandling {
     pub dlq_topic: Option<String>,
     pub dlq_replication_factor: i32,
     pub dlq_context_headers: bool,
+    /// `errors.retry.timeout`: how long transient failures (a Schema Registry that cannot be
+    /// reached) are retried, in ms; -1 forever. Lakesink retries at least five minutes.
+    pub retry_timeout_ms: i64,
+    /// `errors.retry.delay.max.ms` when set: the longest wait between two retries.
+    pub retry_delay_max_ms: Option<i64>,
 }
 
 impl SinkConfig {
@@ -755,6 +760,11 @@ fn error_handling(
         dlq_topic,
         dlq_replication_factor: c.int("errors.deadletterqueue.topic.replication.factor") as i32,
         dlq_context_headers: c.bool("errors.deadletterqueue.context.headers.enable"),
+        retry_timeout_ms: c.int("errors.retry.timeout"),
+        retry_delay_max_ms: c
+            .raw
+            .contains_key("errors.retry.delay.max.ms")
+            .then(|| c.int("errors.retry.delay.max.ms")),
     }
 }
 
@@ -1364,6 +1374,25 @@ mod tests {
     }
 
     #[test]
+    fn retry_keys_are_read() {
+        let c = load(
+            &worker(),
+            &connector("errors.retry.timeout=-1\nerrors.retry.delay.max.ms=30000\n"),
+        )
+        .unwrap();
+        assert_eq!(c.config.errors.retry_timeout_ms, -1);
+        assert_eq!(c.config.errors.retry_delay_max_ms, Some(30000));
+        let c = load(&worker(), &connector("")).unwrap();
+        assert_eq!(c.config.errors.retry_timeout_ms, 0);
+        assert_eq!(c.config.errors.retry_delay_max_ms, None);
+        let e = errors("errors.retry.timeout=-2\n");
+        assert!(
+            e.iter().any(|e| e.contains("errors.retry.timeout")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
     fn subject_name_strategies_per_converter() {
         let c = load(
             &worker(),
@@ -1412,6 +1441,8 @@ mod tests {
                 dlq_topic: Some("dlq".into()),
                 dlq_replication_factor: 1,
                 dlq_context_headers: true,
+                retry_timeout_ms: 0,
+                retry_delay_max_ms: None,
             }
         );
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);

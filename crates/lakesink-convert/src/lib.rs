@@ -287,6 +287,22 @@ impl ValueConverter {
         self
     }
 
+    /// Sets how long transient registry failures are retried (`errors.retry.timeout`, in ms;
+    /// -1 forever) — never less than [`registry_client::RETRY_FOR`] — and the longest wait
+    /// between retries (`errors.retry.delay.max.ms`).
+    pub fn retry_transient(mut self, timeout_ms: i64, delay_max_ms: Option<i64>) -> Self {
+        if let Some(r) = self.registry.as_mut() {
+            let retry_for = u64::try_from(timeout_ms)
+                .ok()
+                .map(|ms| std::time::Duration::from_millis(ms).max(registry_client::RETRY_FOR));
+            let max_delay = delay_max_ms
+                .and_then(|ms| u64::try_from(ms).ok())
+                .map_or(registry_client::MAX_DELAY, std::time::Duration::from_millis);
+            r.retry(retry_for, max_delay);
+        }
+        self
+    }
+
     /// Fetches the writer schemas of a batch's records that are not known yet (Schema
     /// Registry converters; nothing to do for the others). A registry that stays
     /// unavailable is an error at the first record needing it.

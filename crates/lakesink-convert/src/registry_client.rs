@@ -17,7 +17,7 @@ use serde::Deserialize;
 /// How long transient registry failures are retried before the task stops.
 pub const RETRY_FOR: Duration = Duration::from_secs(300);
 const FIRST_DELAY: Duration = Duration::from_millis(200);
-const MAX_DELAY: Duration = Duration::from_secs(10);
+pub const MAX_DELAY: Duration = Duration::from_secs(10);
 
 /// A registered schema as a decoder needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +96,9 @@ pub struct RegistryClient {
     authorization: Option<String>,
     cache: HashMap<u32, Arc<WriterSchema>>,
     guids: HashMap<[u8; 16], u32>,
+    /// How long transient failures are retried (`None`: until the process stops).
+    retry_for: Option<Duration>,
+    max_delay: Duration,
     give_up: Arc<AtomicBool>,
 }
 
@@ -116,6 +119,8 @@ impl RegistryClient {
             }),
             cache: HashMap::new(),
             guids: HashMap::new(),
+            retry_for: Some(RETRY_FOR),
+            max_delay: MAX_DELAY,
             give_up: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -123,6 +128,13 @@ impl RegistryClient {
     /// Retries stop (as unavailable) once `flag` is set, e.g. when the process stops.
     pub fn give_up_when(&mut self, flag: Arc<AtomicBool>) {
         self.give_up = flag;
+    }
+
+    /// Retries transient failures for `retry_for` (`None`: until the process stops, see
+    /// [`RegistryClient::give_up_when`]), waiting at most `max_delay` between two.
+    pub fn retry(&mut self, retry_for: Option<Duration>, max_delay: Duration) {
+        self.retry_for = retry_for;
+        self.max_delay = max_delay.max(FIRST_DELAY);
     }
 
     /// Whether `id` is cached already.
@@ -256,7 +268,11 @@ impl RegistryClient {
                     Err(e) => last = format!("{url}: {e}"),
                 }
             }
-            if started.elapsed() >= RETRY_FOR || self.give_up.load(Ordering::SeqCst) {
+            if self
+                .retry_for
+                .is_some_and(|limit| started.elapsed() >= limit)
+                || self.give_up.load(Ordering::SeqCst)
+            {
                 return Err(RegistryError::Unavailable {
                     waited_s: started.elapsed().as_secs(),
                     last,
@@ -271,7 +287,7 @@ impl RegistryClient {
             while Instant::now() < until && !self.give_up.load(Ordering::SeqCst) {
                 tokio::time::sleep(Duration::from_millis(50).min(until - Instant::now())).await;
             }
-            delay = (delay * 2).min(MAX_DELAY);
+            delay = (delay * 2).min(self.max_delay);
         }
     }
 }
@@ -296,6 +312,27 @@ mod tests {
     #[test]
     fn subjects_are_encoded_for_paths() {
         assert_eq!(encode_path("a/b c-value"), "a%2Fb%20c-value");
+    }
+
+    #[tokio::test]
+    async fn retries_last_as_long_as_configured() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let mut client =
+            RegistryClient::new(vec![format!("http://127.0.0.1:{closed}")], None).unwrap();
+        client.retry(Some(Duration::from_millis(900)), Duration::from_millis(250));
+        let started = Instant::now();
+        let result = client.schema(1).await;
+        assert!(
+            matches!(result, Err(RegistryError::Unavailable { .. })),
+            "{result:?}"
+        );
+        // 200 + 250 + 250 + 250 ms of waits: given up after the limit, not long after.
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(900), "{took:?}");
+        assert!(took < Duration::from_millis(2500), "{took:?}");
     }
 
     #[tokio::test]

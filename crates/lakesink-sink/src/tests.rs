@@ -78,6 +78,8 @@ fn settings_with(
                 dlq_topic: None,
                 dlq_replication_factor: 1,
                 dlq_context_headers: false,
+                retry_timeout_ms: 0,
+                retry_delay_max_ms: None,
             },
             queue: None,
         },
