@@ -21,7 +21,7 @@
 
 use std::collections::BTreeMap;
 
-use lakesink_registry::schema::protobuf::ProtobufSchema;
+use lakesink_schema::protobuf::ProtobufSchema;
 use prost_reflect::{
     Cardinality, DynamicMessage, EnumDescriptor, FieldDescriptor, Kind, MapKey, MessageDescriptor,
     Value,

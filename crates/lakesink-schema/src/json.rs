@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 
 /// A JSON value that keeps object member order and each number's exact decimal text.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Json {
+pub enum Json {
     Null,
     Bool(bool),
     Number(JsonNumber),
@@ -29,49 +29,49 @@ pub(crate) enum Json {
 /// A JSON number: its canonical text (Java `BigDecimal`/`BigInteger` rendering, which is what
 /// Confluent writes back) and its value as `f64` for comparisons.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct JsonNumber {
+pub struct JsonNumber {
     pub text: String,
     pub value: f64,
     pub integral: bool,
 }
 
 impl Json {
-    pub(crate) fn get(&self, key: &str) -> Option<&Json> {
+    pub fn get(&self, key: &str) -> Option<&Json> {
         match self {
             Json::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
         }
     }
 
-    pub(crate) fn as_str(&self) -> Option<&str> {
+    pub fn as_str(&self) -> Option<&str> {
         match self {
             Json::String(s) => Some(s),
             _ => None,
         }
     }
 
-    pub(crate) fn as_f64(&self) -> Option<f64> {
+    pub fn as_f64(&self) -> Option<f64> {
         match self {
             Json::Number(n) => Some(n.value),
             _ => None,
         }
     }
 
-    pub(crate) fn as_bool(&self) -> Option<bool> {
+    pub fn as_bool(&self) -> Option<bool> {
         match self {
             Json::Bool(b) => Some(*b),
             _ => None,
         }
     }
 
-    pub(crate) fn as_array(&self) -> Option<&[Json]> {
+    pub fn as_array(&self) -> Option<&[Json]> {
         match self {
             Json::Array(items) => Some(items),
             _ => None,
         }
     }
 
-    pub(crate) fn as_object(&self) -> Option<&[(String, Json)]> {
+    pub fn as_object(&self) -> Option<&[(String, Json)]> {
         match self {
             Json::Object(members) => Some(members),
             _ => None,
@@ -79,7 +79,7 @@ impl Json {
     }
 
     /// Value equality as JSON data: object member order is irrelevant, numbers compare by value.
-    pub(crate) fn same(&self, other: &Json) -> bool {
+    pub fn same(&self, other: &Json) -> bool {
         match (self, other) {
             (Json::Null, Json::Null) => true,
             (Json::Bool(a), Json::Bool(b)) => a == b,
@@ -112,7 +112,7 @@ impl Json {
     }
 
     /// Compact JSON text; with `sorted`, object keys in ascending order at every level.
-    pub(crate) fn write(&self, out: &mut String, sorted: bool) {
+    pub fn write(&self, out: &mut String, sorted: bool) {
         match self {
             Json::Null => out.push_str("null"),
             Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -147,7 +147,7 @@ impl Json {
         }
     }
 
-    pub(crate) fn to_compact(&self, sorted: bool) -> String {
+    pub fn to_compact(&self, sorted: bool) -> String {
         let mut out = String::new();
         self.write(&mut out, sorted);
         out
@@ -190,7 +190,7 @@ const MAX_DEPTH: usize = 512;
 
 /// Reads one JSON document (RFC 8259, plus `NaN`/`Infinity`/`-Infinity` number literals, which
 /// Confluent's reader allows). Errors name the line and column.
-pub(crate) fn read_json(text: &str) -> Result<Json, String> {
+pub fn read_json(text: &str) -> Result<Json, String> {
     let mut reader = Reader {
         text,
         bytes: text.as_bytes(),
@@ -542,7 +542,7 @@ fn decimal_text(negative: bool, int_part: &str, frac_part: &str, exponent: i64) 
 
 /// The JSON Schema draft a document is read as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Draft {
+pub enum Draft {
     Draft4,
     Draft6,
     Draft7,
@@ -577,7 +577,7 @@ impl Draft {
 
 /// One schema document: the registered schema (index 0) or a referenced one.
 #[derive(Debug, Clone)]
-pub(crate) struct Document {
+pub struct Document {
     /// The reference name (how `$ref` names it); empty for the registered schema.
     pub name: String,
     pub root: Json,
@@ -587,7 +587,7 @@ pub(crate) struct Document {
 }
 
 /// A location in one of a schema's documents: (document index, JSON pointer tokens).
-pub(crate) type Location = (usize, Vec<String>);
+pub type Location = (usize, Vec<String>);
 
 /// A parsed, validated JSON Schema with its referenced schemas.
 #[derive(Debug, Clone)]
@@ -676,12 +676,12 @@ impl JsonSchema {
     }
 
     /// The registered schema (index 0) and its referenced schemas.
-    pub(crate) fn documents(&self) -> &[Document] {
+    pub fn documents(&self) -> &[Document] {
         &self.documents
     }
 
     /// The JSON at `location`, if any.
-    pub(crate) fn at(&self, location: &Location) -> Option<&Json> {
+    pub fn at(&self, location: &Location) -> Option<&Json> {
         let mut node = &self.documents.get(location.0)?.root;
         for token in &location.1 {
             node = match node {
@@ -696,7 +696,7 @@ impl JsonSchema {
     /// Resolves a `$ref` value found in document `doc` to a location: local pointers and
     /// anchors, registered references by name (as written or resolved against the `$id` base),
     /// and embedded `$id`s.
-    pub(crate) fn resolve_ref(&self, doc: usize, reference: &str) -> Option<Location> {
+    pub fn resolve_ref(&self, doc: usize, reference: &str) -> Option<Location> {
         let (uri, fragment) = match reference.split_once('#') {
             Some((uri, fragment)) => (uri, fragment),
             None => (reference, ""),

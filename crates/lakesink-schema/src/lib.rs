@@ -1,4 +1,11 @@
-//! Schema types the registry accepts: parsing, validation and canonical forms.
+//! Lakesink schemas: the schema types a Schema Registry holds (Avro, JSON Schema, Protobuf),
+//! their parsing with references, validation and canonical forms.
+//!
+//! Owns: turning a registered schema's text into a checked, parsed schema, and the stored
+//! (canonical or normalized) form of it. Shared by `lakesink registry` (registration,
+//! compatibility) and the converters (decoding records of a writer schema).
+//!
+//! Must not touch: HTTP, Kafka, storage, records. Text in, parsed schemas out.
 
 pub mod avro;
 pub mod json;
