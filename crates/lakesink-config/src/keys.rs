@@ -804,8 +804,8 @@ pub static KEYS: &[KeyDef] = &[
         CONNECTOR,
         Bool,
         Value("true"),
-        NoEffect("used with Schema Registry converters, not supported yet"),
-        "Preserve Avro enum symbols and package names.",
+        S,
+        "AvroFormat with `AvroConverter` values: `true` keeps the records' writer schema in the files (enums stay enums, names keep their namespaces) and copies the records' datums into them unchanged; `false` writes the Connect-derived schema (enums as strings), every record encoded again.",
     ),
     key(
         "connect.meta.data",
@@ -813,8 +813,8 @@ pub static KEYS: &[KeyDef] = &[
         CONNECTOR,
         Bool,
         Value("true"),
-        NoEffect("used with Schema Registry converters, not supported yet"),
-        "Add Connect metadata to output Avro schemas.",
+        S,
+        "AvroFormat files that keep the writer schema: `true` adds Connect's `connect.version` and `connect.name` to its record (a connector reading the last file's schema at start-up needs the version); `false` writes the writer schema as the registry holds it. (Files with the Connect-derived schema always carry Connect's metadata.)",
     ),
     key(
         "allow.optional.map.keys",

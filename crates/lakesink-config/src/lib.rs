@@ -288,6 +288,10 @@ pub struct SinkConfig {
     pub shutdown_timeout_ms: u64,
     pub zero_pad_width: usize,
     pub avro_codec: AvroCodec,
+    /// `enhanced.avro.schema.support`.
+    pub avro_enhanced_schema: bool,
+    /// `connect.meta.data`.
+    pub avro_connect_meta: bool,
     pub parquet_codec: ParquetCodec,
     pub parquet_row_group_bytes: u64,
     pub offset_out_of_range: OffsetOutOfRange,
@@ -1071,6 +1075,8 @@ pub fn load(worker: &RawConfig, connector: &RawConfig) -> Result<Loaded, ConfigE
             Some("zstandard") => AvroCodec::Zstandard,
             _ => AvroCodec::Null,
         },
+        avro_enhanced_schema: c.bool("enhanced.avro.schema.support"),
+        avro_connect_meta: c.bool("connect.meta.data"),
         parquet_codec: match c.choice("parquet.codec") {
             Some("zstd") => ParquetCodec::Zstd,
             Some("gzip") => ParquetCodec::Gzip,

@@ -25,7 +25,7 @@ use lakesink_config::AvroCodec;
 use lakesink_convert::{ConnectType, ValueKind, ValueSchema};
 use serde_json::Value;
 
-use crate::{FileFormatWriter, FormatError, decimal_bytes};
+use crate::{FileFormatWriter, FormatError, FormatOptions, decimal_bytes};
 
 /// Blocks are cut once their uncompressed size reaches this (Avro's Java writer uses 64 KiB
 /// by default; larger blocks compress better and cost little memory).
@@ -784,11 +784,15 @@ pub(crate) struct AvroWriter {
 /// so a connector reading the last file's schema at start-up (as the Confluent sink does
 /// under `schema.compatibility`) finds the version. Extra attributes do not change how
 /// datums are encoded.
-fn writer_header(schema: &ValueSchema, writer: &lakesink_convert::AvroWriterSchema) -> String {
+fn writer_header(
+    schema: &ValueSchema,
+    writer: &lakesink_convert::AvroWriterSchema,
+    connect_meta: bool,
+) -> String {
     let connect = schema.connect.as_ref();
     match (&writer.json, connect.and_then(|c| c.version)) {
         (Value::Object(record), Some(version))
-            if record.get("type").and_then(Value::as_str) == Some("record") =>
+            if connect_meta && record.get("type").and_then(Value::as_str) == Some("record") =>
         {
             let mut record = record.clone();
             record.insert("connect.version".into(), version.into());
@@ -808,7 +812,11 @@ impl AvroWriter {
     /// converters, projected older versions) are encoded. Where the writer schema uses what
     /// the encoder cannot write from Arrow (general unions, fixed decimals, references), the
     /// file takes the Connect-derived schema instead.
-    pub(crate) fn new(schema: &Arc<ValueSchema>, codec: AvroCodec) -> Result<Self, FormatError> {
+    pub(crate) fn new(
+        schema: &Arc<ValueSchema>,
+        opts: &FormatOptions,
+    ) -> Result<Self, FormatError> {
+        let codec = opts.avro_codec;
         let connect_schema = match (schema.kind, schema.avro_schema()) {
             (ValueKind::Typed, Some(s)) => s,
             _ => return Err(FormatError::SchemaRequired { format: "avro" }),
@@ -839,11 +847,15 @@ impl AvroWriter {
             }
             .compile(avro, &dt, "", None)
         };
-        let writer = schema.avro_writer.as_ref().and_then(|w| {
-            compile(&w.json)
-                .ok()
-                .map(|plan| (plan, writer_header(schema, w)))
-        });
+        let writer = schema
+            .avro_writer
+            .as_ref()
+            .filter(|_| opts.avro_writer_schemas)
+            .and_then(|w| {
+                compile(&w.json)
+                    .ok()
+                    .map(|plan| (plan, writer_header(schema, w, opts.avro_connect_meta)))
+            });
         let takes_datums = writer.is_some();
         let (plan, header_schema) = match writer {
             Some(w) => w,
@@ -1045,6 +1057,8 @@ mod tests {
         FormatOptions {
             kind: FormatKind::Avro,
             avro_codec: codec,
+            avro_writer_schemas: true,
+            avro_connect_meta: true,
             parquet_codec: ParquetCodec::Snappy,
             parquet_row_group_bytes: 128 << 20,
         }
@@ -1482,5 +1496,45 @@ mod tests {
             e.to_string().contains("'MID' is not a symbol of the enum"),
             "{e}"
         );
+        // enhanced.avro.schema.support=false: the Connect-derived schema, enums as strings,
+        // every row encoded.
+        let plain = FormatOptions {
+            avro_writer_schemas: false,
+            ..opts(AvroCodec::Null)
+        };
+        assert!(!new_writer(&plain, &schema).unwrap().takes_datums());
+        let derived = file_schema_json(&schema, &plain).to_string();
+        assert!(!derived.contains("\"enum\""), "{derived}");
+        // A versioned schema: connect.version and connect.name on the record, unless
+        // connect.meta.data=false.
+        let mut connect = schema.connect.clone().unwrap();
+        connect.version = Some(3);
+        let versioned = Arc::new(ValueSchema {
+            id: 1,
+            kind: ValueKind::Typed,
+            arrow: schema.arrow.clone(),
+            connect: Some(connect),
+            avro_writer: schema.avro_writer.clone(),
+        });
+        let with_meta = file_schema_json(&versioned, &opts(AvroCodec::Null));
+        assert_eq!(with_meta["connect.version"], json!(3));
+        assert_eq!(with_meta["connect.name"], json!("com.acme.Reading"));
+        let without = FormatOptions {
+            avro_connect_meta: false,
+            ..opts(AvroCodec::Null)
+        };
+        assert_eq!(
+            file_schema_json(&versioned, &without),
+            serde_json::from_str::<Value>(writer_text).unwrap()
+        );
+        assert!(new_writer(&without, &versioned).unwrap().takes_datums());
+    }
+
+    /// The `avro.schema` of an empty file of `schema`, as JSON.
+    fn file_schema_json(schema: &Arc<ValueSchema>, o: &FormatOptions) -> Value {
+        let w = new_writer(o, schema).unwrap();
+        let file = w.finish().unwrap();
+        let (meta, _) = parse_container(&file);
+        serde_json::from_slice(&meta["avro.schema"]).unwrap()
     }
 }

@@ -115,6 +115,8 @@ mod tests {
         FormatOptions {
             kind: FormatKind::Parquet,
             avro_codec: AvroCodec::Null,
+            avro_writer_schemas: true,
+            avro_connect_meta: true,
             parquet_codec: codec,
             parquet_row_group_bytes: row_group_bytes,
         }

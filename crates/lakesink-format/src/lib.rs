@@ -35,6 +35,11 @@ use lakesink_convert::ValueSchema;
 pub struct FormatOptions {
     pub kind: FormatKind,
     pub avro_codec: AvroCodec,
+    /// Avro files of `AvroConverter` values keep the writer schema and take the datums
+    /// unchanged (`enhanced.avro.schema.support`).
+    pub avro_writer_schemas: bool,
+    /// Such files' schemas carry `connect.version` and `connect.name` (`connect.meta.data`).
+    pub avro_connect_meta: bool,
     pub parquet_codec: ParquetCodec,
     /// Target size of a Parquet row group (estimated encoded bytes); 0 means unlimited.
     pub parquet_row_group_bytes: u64,
@@ -111,7 +116,7 @@ pub fn new_writer(
     schema: &Arc<ValueSchema>,
 ) -> Result<Box<dyn FileFormatWriter>, FormatError> {
     Ok(match opts.kind {
-        FormatKind::Avro => Box::new(avro::AvroWriter::new(schema, opts.avro_codec)?),
+        FormatKind::Avro => Box::new(avro::AvroWriter::new(schema, opts)?),
         FormatKind::Parquet => Box::new(columnar::ParquetWriter::new(
             schema,
             opts.parquet_codec,

@@ -191,6 +191,8 @@ mod tests {
         let opts = FormatOptions {
             kind,
             avro_codec: AvroCodec::Null,
+            avro_writer_schemas: true,
+            avro_connect_meta: true,
             parquet_codec: ParquetCodec::Snappy,
             parquet_row_group_bytes: 1 << 20,
         };

@@ -95,6 +95,8 @@ impl SinkSettings {
             format: FormatOptions {
                 kind: config.format,
                 avro_codec: config.avro_codec,
+                avro_writer_schemas: config.avro_enhanced_schema,
+                avro_connect_meta: config.avro_connect_meta,
                 parquet_codec: config.parquet_codec,
                 parquet_row_group_bytes: config.parquet_row_group_bytes,
             },

@@ -46,6 +46,8 @@ fn settings_with(
         format: FormatOptions {
             kind: FormatKind::Json,
             avro_codec: AvroCodec::Null,
+            avro_writer_schemas: true,
+            avro_connect_meta: true,
             parquet_codec: ParquetCodec::Snappy,
             parquet_row_group_bytes: 1 << 20,
         },
