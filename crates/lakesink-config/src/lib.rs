@@ -132,6 +132,12 @@ impl ConverterKind {
         }
     }
 
+    /// Whether converting some bytes can fail: `StringConverter` and `ByteArrayConverter`
+    /// accept any (Java's decoding replaces malformed UTF-8).
+    pub fn can_fail(self) -> bool {
+        !matches!(self, ConverterKind::String | ConverterKind::Bytes)
+    }
+
     /// Whether values carry a Schema Registry id (Confluent's wire format).
     pub fn uses_registry(self) -> bool {
         matches!(

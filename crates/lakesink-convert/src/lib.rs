@@ -67,7 +67,8 @@ pub struct ValueSchema {
 /// An Avro writer schema as the registry holds it.
 #[derive(Debug, PartialEq)]
 pub struct AvroWriterSchema {
-    /// The registry's text, written verbatim into file headers.
+    /// The registry's text: what two value schemas are compared by, and the file header
+    /// (with Connect's metadata added when configured, see `lakesink-format`).
     pub text: String,
     pub json: Value,
 }
@@ -423,9 +424,8 @@ impl ValueConverter {
                 let name = matches!(c.ty, ConnectType::Struct(_))
                     .then(|| c.name.clone())
                     .flatten();
-                writer = w
-                    .references
-                    .is_empty()
+                // Only values are written: keys need no datums.
+                writer = (self.role == Role::Value && w.references.is_empty())
                     .then(|| serde_json::from_str(&w.schema).ok())
                     .flatten()
                     .map(|json| {
@@ -680,11 +680,7 @@ impl ValueConverter {
         tp: &TopicPartition,
         batch: &RawBatch,
     ) -> Result<Vec<ConvertError>, ConvertError> {
-        if matches!(
-            self.config.kind,
-            ConverterKind::String | ConverterKind::Bytes
-        ) || batch.iter().all(|r| self.role.bytes(&r).is_none())
-        {
+        if !self.config.kind.can_fail() || batch.iter().all(|r| self.role.bytes(&r).is_none()) {
             return Ok(Vec::new());
         }
         let (_, failed) = self.convert_tolerant(tp, batch)?;

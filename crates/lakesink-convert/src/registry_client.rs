@@ -314,14 +314,19 @@ mod tests {
         assert_eq!(encode_path("a/b c-value"), "a%2Fb%20c-value");
     }
 
-    #[tokio::test]
-    async fn retries_last_as_long_as_configured() {
+    /// A client of a registry on a port nothing listens on: every attempt is refused, a
+    /// transient failure.
+    fn unreachable_client() -> RegistryClient {
         let closed = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .unwrap();
-        let mut client =
-            RegistryClient::new(vec![format!("http://127.0.0.1:{closed}")], None).unwrap();
+        RegistryClient::new(vec![format!("http://127.0.0.1:{closed}")], None).unwrap()
+    }
+
+    #[tokio::test]
+    async fn retries_last_as_long_as_configured() {
+        let mut client = unreachable_client();
         client.retry(Some(Duration::from_millis(900)), Duration::from_millis(250));
         let started = Instant::now();
         let result = client.schema(1).await;
@@ -337,13 +342,7 @@ mod tests {
 
     #[tokio::test]
     async fn retries_against_an_unreachable_registry_end_when_told_to() {
-        // Nothing listens on this port: every attempt is refused, a transient failure.
-        let closed = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap();
-        let mut client =
-            RegistryClient::new(vec![format!("http://127.0.0.1:{closed}")], None).unwrap();
+        let mut client = unreachable_client();
         let stop = Arc::new(AtomicBool::new(false));
         client.give_up_when(stop.clone());
         let setter = stop.clone();

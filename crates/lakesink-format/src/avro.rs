@@ -817,10 +817,9 @@ impl AvroWriter {
         opts: &FormatOptions,
     ) -> Result<Self, FormatError> {
         let codec = opts.avro_codec;
-        let connect_schema = match (schema.kind, schema.avro_schema()) {
-            (ValueKind::Typed, Some(s)) => s,
-            _ => return Err(FormatError::SchemaRequired { format: "avro" }),
-        };
+        if schema.kind != ValueKind::Typed || schema.connect.is_none() {
+            return Err(FormatError::SchemaRequired { format: "avro" });
+        }
         let top_struct = schema
             .connect
             .as_ref()
@@ -859,7 +858,12 @@ impl AvroWriter {
         let takes_datums = writer.is_some();
         let (plan, header_schema) = match writer {
             Some(w) => w,
-            None => (compile(&connect_schema)?, connect_schema.to_string()),
+            None => {
+                let derived = schema
+                    .avro_schema()
+                    .ok_or(FormatError::SchemaRequired { format: "avro" })?;
+                (compile(&derived)?, derived.to_string())
+            }
         };
         let compressor = Compressor::new(codec)?;
 
@@ -1440,16 +1444,20 @@ mod tests {
                 .unwrap()
         };
         let datums = [datum(1, 1, Some("a")), datum(2, 0, None)];
-        let encoded = RecordBatch::try_new(
-            schema.arrow.clone(),
-            vec![
-                Arc::new(arrow_array::Int64Array::from(vec![3])),
-                Arc::new(StringArray::from(vec!["HIGH"])),
-                Arc::new(BinaryArray::from(vec![&[1u8, 2, 3, 3][..]])),
-                Arc::new(StringArray::from(vec![None::<&str>])),
-            ],
-        )
-        .unwrap();
+        // One row (id 3, no note) encoded from Arrow, with the given tier.
+        let row = |tier: &str| {
+            RecordBatch::try_new(
+                schema.arrow.clone(),
+                vec![
+                    Arc::new(arrow_array::Int64Array::from(vec![3])),
+                    Arc::new(StringArray::from(vec![tier])),
+                    Arc::new(BinaryArray::from(vec![&[1u8, 2, 3, 3][..]])),
+                    Arc::new(StringArray::from(vec![None::<&str>])),
+                ],
+            )
+            .unwrap()
+        };
+        let encoded = row("HIGH");
         for codec in CODECS {
             let mut w = new_writer(&opts(codec), &schema).unwrap();
             assert!(w.takes_datums());
@@ -1480,16 +1488,7 @@ mod tests {
             );
         }
         // A symbol the enum lacks cannot be encoded.
-        let bad = RecordBatch::try_new(
-            schema.arrow.clone(),
-            vec![
-                Arc::new(arrow_array::Int64Array::from(vec![3])),
-                Arc::new(StringArray::from(vec!["MID"])),
-                Arc::new(BinaryArray::from(vec![&[1u8, 2, 3, 3][..]])),
-                Arc::new(StringArray::from(vec![None::<&str>])),
-            ],
-        )
-        .unwrap();
+        let bad = row("MID");
         let mut w = new_writer(&opts(AvroCodec::Null), &schema).unwrap();
         let e = w.write(&bad).unwrap_err();
         assert!(

@@ -379,11 +379,15 @@ impl PartitionWriter {
         let converter = ValueConverter::new(&settings.value_converter, settings.null_values)
             .give_up_when(settings.stopping.clone())
             .retry_transient(policy.retry_timeout_ms, policy.retry_delay_max_ms);
-        let key_converter = settings.key_converter.as_ref().map(|k| {
-            ValueConverter::for_keys(k)
-                .give_up_when(settings.stopping.clone())
-                .retry_transient(policy.retry_timeout_ms, policy.retry_delay_max_ms)
-        });
+        let key_converter = settings
+            .key_converter
+            .as_ref()
+            .filter(|k| k.kind.can_fail())
+            .map(|k| {
+                ValueConverter::for_keys(k)
+                    .give_up_when(settings.stopping.clone())
+                    .retry_transient(policy.retry_timeout_ms, policy.retry_delay_max_ms)
+            });
         let rotation = settings.rotation_for(&log.tp().topic);
         let share = Share::join(settings.budget.clone());
         Ok((
