@@ -238,13 +238,14 @@ def main():
     raw = min(raw_runs, key=lambda x: x["seconds"])  # the faster baseline: conservative ratio
     mb = args.records * value_len / 1e6
     raw_rate = args.records / raw["seconds"]
-    print(f"\n{'run':<24}{'seconds':>9}{'records/s':>12}{'MB/s':>9}{'peak RSS MiB':>14}{'files':>7}{'ratio':>7}")
+    print(f"\n{'run':<24}{'seconds':>9}{'records/s':>12}{'MB/s':>9}{'peak RSS MiB':>14}{'files':>7}{'ratio':>7}{'CPU s':>7}{'CPU ratio':>10}")
     print(f"{'raw rdkafka':<24}{raw['seconds']:>9.2f}{raw_rate:>12,.0f}{mb / raw['seconds']:>9.1f}"
-          f"{raw['peak_rss_kib'] / 1024:>14.0f}{'':>7}{1.0:>7.2f}")
+          f"{raw['peak_rss_kib'] / 1024:>14.0f}{'':>7}{1.0:>7.2f}{raw['cpu_seconds']:>7.2f}{1.0:>10.2f}")
     for fmt, r in results:
         rate = args.records / r["seconds"]
         print(f"{'lakesink avro->' + fmt:<24}{r['seconds']:>9.2f}{rate:>12,.0f}{mb / r['seconds']:>9.1f}"
-              f"{r['peak_rss_kib'] / 1024:>14.0f}{r['files']:>7}{rate / raw_rate:>7.2f}")
+              f"{r['peak_rss_kib'] / 1024:>14.0f}{r['files']:>7}{rate / raw_rate:>7.2f}"
+              f"{r['cpu_seconds']:>7.2f}{raw['cpu_seconds'] / r['cpu_seconds']:>10.2f}")
     print()
     for fmt, r in results:
         rows, types = check_files(hdfs, r["base"], args.records, fmt)

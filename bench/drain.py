@@ -107,6 +107,13 @@ def peak_rss_kib(pid):
     return 0
 
 
+def cpu_seconds(pid):
+    """User + system CPU time the process (all its threads) has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_raw(raw_bin, bootstrap, topic, n):
     out = subprocess.run([raw_bin, bootstrap, topic, str(n)], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -151,10 +158,11 @@ def run_lakesink(lakesink_bin, bootstrap, hdfs_url, hdfs, topic, n, fmt, flush_s
         time.sleep(0.25)
     seconds = time.time() - t0
     rss = peak_rss_kib(proc.pid)
+    cpu = cpu_seconds(proc.pid)
     proc.terminate()
     proc.wait(60)
     files, size = files_and_bytes(hdfs, base)
-    return {"seconds": seconds, "peak_rss_kib": rss, "files": files, "file_bytes": size, "base": base}
+    return {"seconds": seconds, "cpu_seconds": cpu, "peak_rss_kib": rss, "files": files, "file_bytes": size, "base": base}
 
 
 def main():
@@ -186,13 +194,14 @@ def main():
     raw = min(raw_runs, key=lambda r: r["seconds"])  # the faster baseline: conservative ratios
     mb = args.records * value_len / 1e6
     raw_rate = args.records / raw["seconds"]
-    print(f"\n{'run':<16}{'seconds':>9}{'records/s':>12}{'MB/s':>9}{'peak RSS MiB':>14}{'files':>7}{'ratio':>7}")
+    print(f"\n{'run':<16}{'seconds':>9}{'records/s':>12}{'MB/s':>9}{'peak RSS MiB':>14}{'files':>7}{'ratio':>7}{'CPU s':>7}{'CPU ratio':>10}")
     print(f"{'raw rdkafka':<16}{raw['seconds']:>9.2f}{raw_rate:>12,.0f}{mb / raw['seconds']:>9.1f}"
-          f"{raw['peak_rss_kib'] / 1024:>14.0f}{'':>7}{1.0:>7.2f}")
+          f"{raw['peak_rss_kib'] / 1024:>14.0f}{'':>7}{1.0:>7.2f}{raw['cpu_seconds']:>7.2f}{1.0:>10.2f}")
     for fmt, r in results:
         rate = args.records / r["seconds"]
         print(f"{'lakesink ' + fmt:<16}{r['seconds']:>9.2f}{rate:>12,.0f}{mb / r['seconds']:>9.1f}"
-              f"{r['peak_rss_kib'] / 1024:>14.0f}{r['files']:>7}{rate / raw_rate:>7.2f}")
+              f"{r['peak_rss_kib'] / 1024:>14.0f}{r['files']:>7}{rate / raw_rate:>7.2f}"
+              f"{r['cpu_seconds']:>7.2f}{raw['cpu_seconds'] / r['cpu_seconds']:>10.2f}")
     raw_times = ", ".join("%.2f s" % r["seconds"] for r in raw_runs)
     print(f"\n(raw runs: {raw_times}; lakesink time includes process start, "
           "group join and recovery, and ends when the last file is committed in HDFS)")

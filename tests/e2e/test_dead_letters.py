@@ -269,3 +269,71 @@ def test_keys_are_converted_and_a_bad_key_fails_its_record(kafka, hdfs, hdfs_url
     for _, _, path in committed_files(hdfs, root, topic)[0]:
         ids.extend(pq.read_table(io.BytesIO(read_bytes(hdfs, path))).column("id").to_pylist())
     assert ids == [o for o in range(20) if o not in poison]
+
+
+# A record with an empty nested record: valid Avro, but Parquet cannot hold an empty struct.
+HOLLOW = {"type": "record", "name": "Hollow", "namespace": "lakesink.test",
+          "fields": [{"name": "id", "type": "long"},
+                     {"name": "nothing", "type": {"type": "record", "name": "Nothing", "fields": []}}]}
+
+
+def test_a_schema_the_format_cannot_hold_sends_its_records_to_the_dead_letter_queue(
+        kafka, hdfs, hdfs_url, lakesink_bin, workdir, registries):  # noqa: F811
+    """Records whose schema Parquet cannot write (an empty nested record) become dead letters at
+    stage TASK_PUT naming the format's class; the records around them are written. Under
+    errors.tolerance=none the same topic stops the task with an error naming the first of them."""
+    from confluent_kafka.schema_registry import record_subject_name_strategy
+    reg = registries(leader=True)
+    topic, dlq = unique("hollow"), unique("dlq")
+    create_topic(kafka, topic, 1)
+    client = SchemaRegistryClient({"url": reg.url})
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    orders = AvroSerializer(client, json.dumps(ORDER_V1))
+    hollow = AvroSerializer(client, json.dumps(HOLLOW), conf={"subject.name.strategy": record_subject_name_strategy})
+    hollow_offsets = {10, 11, 12}
+    producer = Producer({"bootstrap.servers": kafka})
+    expected_ids = []
+    for offset in range(20):
+        if offset in hollow_offsets:
+            value = hollow({"id": offset, "nothing": {}}, ctx)
+        else:
+            value = orders(order(offset), ctx)
+            expected_ids.append(offset)
+        producer.produce(topic, key=f"key-{offset}".encode(), value=value, partition=0)
+    assert producer.flush(30) == 0
+    worker = avro_worker(kafka, reg.url)
+
+    # errors.tolerance=none: the task stops at the first such record, committing nothing after it.
+    root = f"/{unique('lake')}"
+    strict = Lakesink(lakesink_bin, workdir, worker,
+                      connector_props(unique("strict"), topic, hdfs_url, root, flush__size=5, format__class=PARQUET),
+                      name="strict")
+    wait_until(lambda: "task stopped" in strict.output(), 90, "the task to stop", strict)
+    strict.stop()
+    assert (f"record {topic}-0 offset 10: {PARQUET} cannot write it: " in strict.output()
+            and "empty struct" in strict.output()), strict.output()[-3000:]
+    assert all(end < 10 for _, end, _ in committed_files(hdfs, root, topic).get(0, [])), "nothing after it commits"
+
+    # errors.tolerance=all: dead letters, and every other record written once.
+    root = f"/{unique('lake')}"
+    connector = connector_props(unique("dlq-format"), topic, hdfs_url, root, flush__size=5, format__class=PARQUET,
+                                errors__tolerance="all",
+                                errors__deadletterqueue__topic__name=dlq,
+                                errors__deadletterqueue__topic__replication__factor=1,
+                                errors__deadletterqueue__context__headers__enable="true")
+    sink = Lakesink(lakesink_bin, workdir, worker, connector)
+    letters = read_topic(kafka, dlq, len(hollow_offsets), timeout=90)
+    wait_until(lambda: caught_up(sink.output(), 1), 60, "the sink to catch up", sink)
+    assert sink.stop() == 0, sink.output()[-3000:]
+    assert sorted(int(context(m)["offset"]) for m in letters) == sorted(hollow_offsets)
+    for m in letters:
+        c = context(m)
+        assert c["stage"] == "TASK_PUT", c
+        assert c["class.name"] == PARQUET, c
+        assert c["exception.class.name"] == "org.apache.kafka.connect.errors.DataException", c
+        assert "empty struct" in c["exception.message"], c
+        assert m.key() == f"key-{c['offset']}".encode()
+    ids = []
+    for _, _, path in committed_files(hdfs, root, topic)[0]:
+        ids.extend(pq.read_table(io.BytesIO(read_bytes(hdfs, path))).column("id").to_pylist())
+    assert ids == expected_ids

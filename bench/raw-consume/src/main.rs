@@ -23,6 +23,20 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// User + system CPU seconds of this process so far (all threads), from `/proc/self/stat`.
+fn cpu_seconds() -> f64 {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let after_name = s.rsplit_once(')')?.1.to_string();
+            let fields: Vec<&str> = after_name.split_whitespace().collect();
+            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+        })
+        .unwrap_or(0);
+    // Linux reports in clock ticks of 1/100 s (USER_HZ) on every common architecture.
+    ticks as f64 / 100.0
+}
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let [_, bootstrap, topic, expected] = &args[..] else {
@@ -61,7 +75,8 @@ fn main() -> Result<()> {
     }
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "{{\"records\":{records},\"bytes\":{bytes},\"seconds\":{secs:.3},\"peak_rss_kib\":{},\"checksum\":{checksum}}}",
+        "{{\"records\":{records},\"bytes\":{bytes},\"seconds\":{secs:.3},\"cpu_seconds\":{:.2},\"peak_rss_kib\":{},\"checksum\":{checksum}}}",
+        cpu_seconds(),
         peak_rss_kib()
     );
     Ok(())

@@ -470,7 +470,7 @@ pub static KEYS: &[KeyDef] = &[
         Choice(ERROR_TOLERANCES),
         Value("none"),
         S,
-        "`none`: a record that cannot be converted or placed stops the task with an error naming its topic, partition, offset and cause; nothing after it is committed. `all`: such a record goes to the dead-letter queue (`errors.deadletterqueue.topic.name`) and the partition moves on. Failures at every stage count: deserialization, schema lookup (an unknown id), conversion and partitioning. Transient failures (Schema Registry or storage unavailable) are retried, never tolerated.",
+        "`none`: a record that cannot be converted or placed stops the task with an error naming its topic, partition, offset and cause; nothing after it is committed. `all`: such a record goes to the dead-letter queue (`errors.deadletterqueue.topic.name`) and the partition moves on. Failures at every stage count: deserialization, schema lookup (an unknown id), conversion, partitioning and encoding (a schema the format cannot hold). Transient failures (Schema Registry or storage unavailable) are retried, never tolerated.",
     ),
     key(
         "errors.retry.timeout",

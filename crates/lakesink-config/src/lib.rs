@@ -83,6 +83,16 @@ impl FormatKind {
         }
     }
 
+    /// The HDFS 3 sink's class of the format.
+    pub fn java_class(self) -> &'static str {
+        match self {
+            FormatKind::Avro => "io.confluent.connect.hdfs3.avro.AvroFormat",
+            FormatKind::Parquet => "io.confluent.connect.hdfs3.parquet.ParquetFormat",
+            FormatKind::Json => "io.confluent.connect.hdfs3.json.JsonFormat",
+            FormatKind::String => "io.confluent.connect.hdfs3.string.StringFormat",
+        }
+    }
+
     /// Whether the format needs a schema (typed columns) to write.
     pub fn needs_schema(self) -> bool {
         matches!(self, FormatKind::Avro | FormatKind::Parquet)
@@ -280,6 +290,9 @@ pub struct SinkConfig {
     /// `topic.capture.groups.regex`, whose groups `${n}` fill `topics.dir` and `logs.dir`.
     pub topic_capture_regex: Option<String>,
     pub format: FormatKind,
+    /// `format.class` as configured (dead letters name it), or the HDFS 3 sink's class of
+    /// the default format.
+    pub format_class: String,
     /// Rotation of every topic without overrides.
     pub rotation: Rotation,
     /// Topics with `topic.<topic>.*` overrides.
@@ -1065,6 +1078,10 @@ pub fn load(worker: &RawConfig, connector: &RawConfig) -> Result<Loaded, ConfigE
             .to_string(),
         topic_capture_regex,
         format,
+        format_class: c
+            .get("format.class")
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| format.java_class().to_string()),
         rotation,
         topic_rotation,
         timezone,

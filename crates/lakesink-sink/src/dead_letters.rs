@@ -7,6 +7,7 @@
 //!
 //! Must not touch: Kafka. The queue itself is a [`DeadLetterQueue`] the runtime provides.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -48,8 +49,8 @@ pub struct DeadLetter {
     /// The record's own headers, in order.
     pub headers: Vec<(String, Option<Vec<u8>>)>,
     pub stage: Stage,
-    /// The Java class of the component that failed (converter or partitioner).
-    pub class_name: &'static str,
+    /// The Java class of the component that failed (converter, partitioner or format).
+    pub class_name: Cow<'static, str>,
     /// The Java exception class Connect would report for this failure.
     pub exception_class: &'static str,
     pub message: String,
@@ -60,7 +61,7 @@ impl DeadLetter {
         tp: &TopicPartition,
         record: &RawRecord<'_>,
         stage: Stage,
-        class_name: &'static str,
+        class_name: impl Into<Cow<'static, str>>,
         exception_class: &'static str,
         message: String,
     ) -> DeadLetter {
@@ -76,7 +77,7 @@ impl DeadLetter {
                 .map(|(n, v)| (n.to_string(), v.map(<[u8]>::to_vec)))
                 .collect(),
             stage,
-            class_name,
+            class_name: class_name.into(),
             exception_class,
             message,
         }
@@ -165,7 +166,7 @@ impl ErrorReporter {
                 };
                 tracing::error!(
                     stage = l.stage.name(),
-                    class = l.class_name,
+                    class = %l.class_name,
                     "error tolerated: {}: {}; record {record}",
                     l.exception_class,
                     l.message

@@ -69,6 +69,7 @@ pub struct SinkSettings {
     pub converter_class: &'static str,
     pub key_converter_class: &'static str,
     pub partitioner_class: &'static str,
+    pub format_class: String,
 }
 
 impl SinkSettings {
@@ -128,6 +129,7 @@ impl SinkSettings {
                 .as_ref()
                 .map_or("", |k| k.kind.java_class()),
             partitioner_class: config.partitioner.kind.java_class(),
+            format_class: config.format_class.clone(),
         })
     }
 
@@ -192,6 +194,27 @@ pub enum SinkError {
     Storage(#[from] StorageError),
     #[error("format: {0}")]
     Format(#[from] FormatError),
+    /// A record's value cannot be written in the output format (e.g. a schema Parquet
+    /// cannot hold), under `errors.tolerance=none`.
+    #[error("record {tp} offset {offset}: {format_class} cannot write it: {source}")]
+    Encode {
+        tp: String,
+        offset: i64,
+        format_class: String,
+        source: Box<FormatError>,
+    },
+    /// Encoding rows into an open file failed (an internal fault: formats check schemas
+    /// when a file starts). The file's rows cannot be told apart, so the task stops.
+    #[error(
+        "records {tp} offsets {first} to {last} (an open file): {format_class} failed to write them: {source}"
+    )]
+    EncodeFile {
+        tp: String,
+        first: i64,
+        last: i64,
+        format_class: String,
+        source: Box<FormatError>,
+    },
     #[error("{0}")]
     Internal(String),
 }
@@ -201,7 +224,11 @@ impl SinkError {
     pub fn is_record_error(&self) -> bool {
         matches!(
             self,
-            SinkError::Convert(_) | SinkError::Partition(_) | SinkError::Format(_)
+            SinkError::Convert(_)
+                | SinkError::Partition(_)
+                | SinkError::Format(_)
+                | SinkError::Encode { .. }
+                | SinkError::EncodeFile { .. }
         )
     }
 }

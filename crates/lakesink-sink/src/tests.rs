@@ -89,6 +89,7 @@ fn settings_with(
         converter_class: "org.apache.kafka.connect.json.JsonConverter",
         key_converter_class: "",
         partitioner_class: "io.confluent.connect.storage.partitioner.DefaultPartitioner",
+        format_class: "io.confluent.connect.hdfs3.json.JsonFormat".into(),
     })
 }
 
@@ -312,6 +313,102 @@ async fn a_bad_record_is_an_error_naming_it() {
     );
 }
 
+/// A value schema with an empty struct, which Parquet cannot hold.
+const SCHEMA_EMPTY_STRUCT: &str = r#"{"type":"struct","fields":[{"field":"id","type":"int64"},{"field":"e","type":"struct","fields":[],"optional":true}]}"#;
+
+fn parquet(s: Arc<SinkSettings>) -> Arc<SinkSettings> {
+    let mut s = Arc::try_unwrap(s).unwrap();
+    s.format.kind = FormatKind::Parquet;
+    s.format_class = "io.confluent.connect.hdfs.parquet.ParquetFormat".into();
+    Arc::new(s)
+}
+
+/// Records 0-1 and 4-5 of SCHEMA_1 around 2-3 whose schema the format cannot hold.
+fn with_unwritable_schema() -> RawBatch {
+    let mut b = batch(0..2, SCHEMA_1, |_| 0);
+    for r in batch(2..4, SCHEMA_EMPTY_STRUCT, |_| 0)
+        .iter()
+        .chain(batch(4..6, SCHEMA_1, |_| 0).iter())
+    {
+        b.push(r.offset, r.timestamp, r.key, r.value);
+    }
+    b
+}
+
+#[tokio::test]
+async fn a_schema_the_format_cannot_hold_stops_the_task_naming_the_record() {
+    let d = tempfile::tempdir().unwrap();
+    let s = parquet(settings(d.path(), 100, None));
+    let (mut w, _) = PartitionWriter::open(s, TopicPartition::new("t", 0))
+        .await
+        .unwrap();
+    let e = w.write(with_unwritable_schema()).await.unwrap_err();
+    assert!(e.is_record_error());
+    let text = e.to_string();
+    assert!(
+        text.starts_with(
+            "record t-0 offset 2: io.confluent.connect.hdfs.parquet.ParquetFormat cannot write it: "
+        ) && text.contains("empty struct"),
+        "{text}"
+    );
+    w.abandon().await;
+    assert!(
+        committed(d.path()).is_empty(),
+        "nothing after the record commits"
+    );
+}
+
+#[tokio::test]
+async fn a_schema_the_format_cannot_hold_sends_its_records_to_the_dead_letter_queue() {
+    let d = tempfile::tempdir().unwrap();
+    let queue = Arc::new(MemoryQueue {
+        letters: Default::default(),
+        refuse: false,
+    });
+    let s = tolerant(parquet(settings(d.path(), 100, None)), queue.clone());
+    let (mut w, _) = PartitionWriter::open(s, TopicPartition::new("t", 0))
+        .await
+        .unwrap();
+    w.write(with_unwritable_schema()).await.unwrap();
+    assert_eq!(w.close().await.unwrap(), Some(6));
+    let letters = queue.letters.lock().unwrap().clone();
+    assert_eq!(
+        letters
+            .iter()
+            .map(|l| (l.offset, l.stage, l.class_name.to_string()))
+            .collect::<Vec<_>>(),
+        [2, 3]
+            .map(|o| (
+                o,
+                crate::Stage::TaskPut,
+                "io.confluent.connect.hdfs.parquet.ParquetFormat".to_string()
+            ))
+            .to_vec()
+    );
+    assert_eq!(
+        letters[0].exception_class,
+        "org.apache.kafka.connect.errors.DataException"
+    );
+    assert!(
+        letters[0].message.contains("empty struct"),
+        "{}",
+        letters[0].message
+    );
+    let value = String::from_utf8(letters[1].value.clone().unwrap()).unwrap();
+    assert!(
+        value.contains(r#""payload":{"id":3}"#),
+        "the original value: {value}"
+    );
+    // The records around them are written: one file each side, as the schema changed.
+    assert_eq!(
+        committed(d.path()),
+        vec![
+            "t+0+0000000000+0000000001.parquet",
+            "t+0+0000000004+0000000005.parquet"
+        ]
+    );
+}
+
 /// Settings whose key converter is JsonConverter with schemas (Connect's default): a key
 /// must be an envelope.
 fn with_json_keys(s: Arc<SinkSettings>) -> Arc<SinkSettings> {
@@ -367,18 +464,18 @@ async fn a_key_that_does_not_convert_fails_its_record_before_its_value_is_read()
     assert_eq!(
         letters
             .iter()
-            .map(|l| (l.offset, l.stage, l.class_name))
+            .map(|l| (l.offset, l.stage, l.class_name.to_string()))
             .collect::<Vec<_>>(),
         vec![
             (
                 1,
                 crate::Stage::KeyConverter,
-                "org.apache.kafka.connect.json.JsonConverter"
+                "org.apache.kafka.connect.json.JsonConverter".to_string()
             ),
             (
                 4,
                 crate::Stage::KeyConverter,
-                "org.apache.kafka.connect.json.JsonConverter"
+                "org.apache.kafka.connect.json.JsonConverter".to_string()
             )
         ]
     );

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use lakesink_commit::{CommitError, FileCommit, PartitionLog, Recovery, TempNames};
 use lakesink_config::{Compatibility, Rotation};
 use lakesink_convert::{Converted, ValueConverter, ValueKind, ValueSchema};
-use lakesink_format::{FileFormatWriter, new_writer};
+use lakesink_format::{FileFormatWriter, FormatError, new_writer};
 use lakesink_partition::PartitionInput;
 use lakesink_record::{RawBatch, TopicPartition};
 use lakesink_storage::{FileWriter, Store};
@@ -602,7 +602,7 @@ impl PartitionWriter {
         batch: &RawBatch,
         offset: i64,
         stage: Stage,
-        class_name: &'static str,
+        class_name: impl Into<Cow<'static, str>>,
         exception_class: &'static str,
         message: String,
     ) -> Option<DeadLetter> {
@@ -692,7 +692,42 @@ impl PartitionWriter {
             })
             .collect();
         for slice in &slices {
-            self.write_slice(&run, batch, &times, slice, now).await?;
+            self.write_slice(&run, batch, &times, slice, now, letters)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A file for `schema` cannot be started: the format cannot hold the schema (e.g.
+    /// Parquet and an empty struct). Under `errors.tolerance=all` every record of `rows`
+    /// (offsets, all of that schema) becomes a dead letter; otherwise the task stops,
+    /// naming the first of them.
+    fn unwritable(
+        &self,
+        batch: &RawBatch,
+        offsets: impl Iterator<Item = i64>,
+        error: FormatError,
+        letters: &mut Vec<DeadLetter>,
+    ) -> Result<(), SinkError> {
+        let mut offsets = offsets.peekable();
+        if !self.settings.errors.tolerates() {
+            return Err(SinkError::Encode {
+                tp: self.tp.to_string(),
+                offset: offsets.peek().copied().unwrap_or(-1),
+                format_class: self.settings.format_class.clone(),
+                source: Box::new(error),
+            });
+        }
+        let message = format!("{} cannot write it: {error}", self.settings.format_class);
+        for offset in offsets {
+            letters.extend(self.letter(
+                batch,
+                offset,
+                Stage::TaskPut,
+                self.settings.format_class.clone(),
+                "org.apache.kafka.connect.errors.DataException",
+                message.clone(),
+            ));
         }
         Ok(())
     }
@@ -704,6 +739,7 @@ impl PartitionWriter {
         times: &[Option<i64>],
         slice: &SliceRows,
         now: u64,
+        letters: &mut Vec<DeadLetter>,
     ) -> Result<(), SinkError> {
         let dir = slice.dir.as_str();
         let n = slice.len(run.len());
@@ -754,28 +790,53 @@ impl PartitionWriter {
             let (first, last) = (run.offsets[slice.row(k)], run.offsets[slice.row(end - 1)]);
             let first_time = (k..end).find_map(|j| times[slice.row(j)]);
             if !self.open.contains_key(dir) {
-                let file = self.new_file(&run.schema, now)?;
-                self.open.insert(dir.to_string(), file);
+                match self.new_file(&run.schema, now) {
+                    Ok(file) => {
+                        self.open.insert(dir.to_string(), file);
+                    }
+                    // The rest of the slice has the same schema: none of it can be written.
+                    Err(SinkError::Format(e)) => {
+                        let offsets = (k..n).map(|j| run.offsets[slice.row(j)]);
+                        return self.unwritable(batch, offsets, e, letters);
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             let store = &self.settings.store;
             let Some(file) = self.open.get_mut(dir) else {
                 return Err(SinkError::Internal(format!("no open file for {dir}")));
             };
             // Avro datums go into an Avro file of their writer schema as they are.
-            match run.datums.as_ref().filter(|_| file.format.takes_datums()) {
+            let written = match run.datums.as_ref().filter(|_| file.format.takes_datums()) {
                 Some(datums) => {
                     let rows: Vec<&[u8]> = (k..end)
                         .map(|j| datums[slice.row(j)].bytes(batch))
                         .collect();
-                    file.write_datums(store, &rows, first, last).await?;
+                    file.write_datums(store, &rows, first, last).await
                 }
                 None => {
                     let part = match &slice.rows {
                         None => run.columns.slice(k, end - k),
                         Some(rows) => take_rows(&run.columns, &rows[k..end])?,
                     };
-                    file.write(store, &part, first, last).await?;
+                    file.write(store, &part, first, last).await
                 }
+            };
+            if let Err(e) = written {
+                return Err(match e {
+                    SinkError::Format(source) => SinkError::EncodeFile {
+                        tp: self.tp.to_string(),
+                        first: if file.records == 0 {
+                            first
+                        } else {
+                            file.start_offset
+                        },
+                        last,
+                        format_class: self.settings.format_class.clone(),
+                        source: Box::new(source),
+                    },
+                    other => other,
+                });
             }
             if file.first_time.is_none() {
                 file.first_time = first_time;
