@@ -23,6 +23,8 @@ pub(crate) const AVRO_SCHEMA_KEY: &str = "parquet.avro.schema";
 
 pub(crate) struct ParquetWriter {
     writer: ArrowWriter<Vec<u8>>,
+    /// The row group size at which the writer closes a row group by itself.
+    row_group_bytes: Option<usize>,
 }
 
 fn compression(codec: ParquetCodec) -> Result<Compression, FormatError> {
@@ -55,22 +57,42 @@ impl ParquetWriter {
         codec: ParquetCodec,
         row_group_bytes: u64,
     ) -> Result<Self, FormatError> {
+        let row_group_limit = usize::try_from(row_group_bytes).ok().filter(|b| *b > 0);
         let metadata = avro_record_schema(schema)
             .map(|v| vec![KeyValue::new(AVRO_SCHEMA_KEY.to_string(), v.to_string())]);
         let props = WriterProperties::builder()
             .set_compression(compression(codec)?)
             .set_dictionary_enabled(true)
             .set_statistics_enabled(EnabledStatistics::Page)
-            .set_max_row_group_bytes(usize::try_from(row_group_bytes).ok().filter(|b| *b > 0))
+            .set_max_row_group_bytes(row_group_limit)
             .set_key_value_metadata(metadata)
             .build();
         let writer = ArrowWriter::try_new(Vec::new(), schema.arrow.clone(), Some(props))?;
-        Ok(ParquetWriter { writer })
+        Ok(ParquetWriter {
+            writer,
+            row_group_bytes: row_group_limit,
+        })
+    }
+
+    /// Makes room in the output for the row group being built, before it is closed: the
+    /// writer copies its pages out one by one, and a buffer grown by doubling would copy a
+    /// row group of tens of megabytes several times and hold up to twice its size.
+    fn reserve_row_group(&mut self) {
+        let pending = self.writer.memory_size();
+        // Page headers, statistics and the footer on top of the pages.
+        let room = pending + pending / 16 + (64 << 10);
+        self.writer.inner_mut().reserve(room);
     }
 }
 
 impl FileFormatWriter for ParquetWriter {
     fn write(&mut self, batch: &RecordBatch) -> Result<(), FormatError> {
+        // This write may close the row group (at its byte limit).
+        if let Some(limit) = self.row_group_bytes
+            && self.writer.memory_size() + batch.get_array_memory_size() >= limit
+        {
+            self.reserve_row_group();
+        }
         self.writer.write(batch)?;
         Ok(())
     }
@@ -87,11 +109,13 @@ impl FileFormatWriter for ParquetWriter {
     }
 
     fn flush(&mut self) -> Result<(), FormatError> {
+        self.reserve_row_group();
         self.writer.flush()?;
         Ok(())
     }
 
-    fn finish(self: Box<Self>) -> Result<Vec<u8>, FormatError> {
+    fn finish(mut self: Box<Self>) -> Result<Vec<u8>, FormatError> {
+        self.reserve_row_group();
         // Flushes the last row group and writes the footer.
         Ok(self.writer.into_inner()?)
     }

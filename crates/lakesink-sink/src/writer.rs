@@ -34,6 +34,8 @@ use crate::{SinkError, SinkSettings, now_ms};
 /// smaller than this never opens a storage stream before it is committed, so many small
 /// open directories cost no storage connections.
 const STORAGE_WRITE_BYTES: usize = 4 << 20;
+/// Encoded pieces smaller than this are gathered into one storage write.
+const GATHER_BYTES: usize = 1 << 20;
 /// Rows gathered per file before they are encoded. With many directories a batch gives each
 /// file only a few rows, and encoding a few rows at a time costs more than the rows (every
 /// call walks every column's encoder, statistics and page state).
@@ -72,7 +74,10 @@ struct OpenFile {
     opened_seq: u64,
     /// Wall-clock time at which the schedule commits this file.
     next_scheduled: Option<u64>,
-    pending: Vec<u8>,
+    /// Encoded bytes not sent to storage yet, in order: large pieces (Parquet row groups)
+    /// as they came, small ones (Avro blocks, lines) gathered.
+    pending: Vec<Vec<u8>>,
+    pending_len: usize,
     stored_bytes: u64,
     /// Rows not encoded yet (see [`COALESCE_ROWS`]).
     staged: Vec<RecordBatch>,
@@ -83,7 +88,7 @@ struct OpenFile {
 impl OpenFile {
     /// Bytes held in memory.
     fn buffered(&self) -> u64 {
-        (self.format.buffered_bytes() + self.pending.len() + self.staged_bytes) as u64
+        (self.format.buffered_bytes() + self.pending_len + self.staged_bytes) as u64
     }
 
     /// Encodes the staged rows in one call.
@@ -158,15 +163,26 @@ impl OpenFile {
         self.end_offset = last;
         self.records += rows as u64;
         let ready = self.format.take_ready();
-        if self.pending.is_empty() {
-            self.pending = ready;
-        } else {
-            self.pending.extend_from_slice(&ready);
-        }
-        if self.pending.len() >= STORAGE_WRITE_BYTES {
+        self.append_pending(ready);
+        if self.pending_len >= STORAGE_WRITE_BYTES {
             self.push(store, false).await?;
         }
         Ok(())
+    }
+
+    /// Adds encoded bytes to those waiting for storage. A Parquet row group can be tens of
+    /// megabytes: large pieces are kept as they are rather than copied onto the others.
+    fn append_pending(&mut self, bytes: Vec<u8>) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.pending_len += bytes.len();
+        match self.pending.last_mut() {
+            Some(last) if bytes.len() < GATHER_BYTES && last.len() < STORAGE_WRITE_BYTES => {
+                last.extend_from_slice(&bytes)
+            }
+            _ => self.pending.push(bytes),
+        }
     }
 
     /// Sends the pending bytes to storage, creating the temp file on first use. `last`: these
@@ -175,19 +191,23 @@ impl OpenFile {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let chunk = std::mem::take(&mut self.pending);
-        self.stored_bytes += chunk.len() as u64;
-        let size = last.then_some(chunk.len() as u64);
+        let chunks = std::mem::take(&mut self.pending);
+        let len = std::mem::take(&mut self.pending_len) as u64;
+        self.stored_bytes += len;
+        let size = last.then_some(len);
         let storage = match &mut self.storage {
             Some(s) => s,
             None => self
                 .storage
                 .insert(store.create_sized(&self.temp, size).await?),
         };
-        storage
-            .write(Bytes::from(chunk))
-            .await
-            .map_err(|e| fenced_if_gone(&self.tp, e))
+        for chunk in chunks {
+            storage
+                .write(Bytes::from(chunk))
+                .await
+                .map_err(|e| fenced_if_gone(&self.tp, e))?;
+        }
+        Ok(())
     }
 
     /// Encodes what the format buffers into finished bytes kept in memory (Parquet: closes
@@ -196,7 +216,7 @@ impl OpenFile {
         self.encode_staged()?;
         self.format.flush()?;
         let ready = self.format.take_ready();
-        self.pending.extend_from_slice(&ready);
+        self.append_pending(ready);
         Ok(self.buffered())
     }
 
@@ -205,7 +225,7 @@ impl OpenFile {
         self.encode_staged()?;
         self.format.flush()?;
         let ready = self.format.take_ready();
-        self.pending.extend_from_slice(&ready);
+        self.append_pending(ready);
         self.push(store, false).await
     }
 
@@ -215,14 +235,14 @@ impl OpenFile {
         self.encode_staged()?;
         let format = std::mem::replace(&mut self.format, Box::new(Finished));
         let tail = format.finish()?;
-        self.pending.extend_from_slice(&tail);
+        self.append_pending(tail);
         Ok(FileCommit {
             temp: self.temp.clone(),
             path,
             start_offset: self.start_offset,
             end_offset: self.end_offset,
             records: self.records,
-            bytes: self.stored_bytes + self.pending.len() as u64,
+            bytes: self.stored_bytes + self.pending_len as u64,
         })
     }
 
@@ -878,6 +898,7 @@ impl PartitionWriter {
             opened_seq: self.opened,
             next_scheduled,
             pending: Vec::new(),
+            pending_len: 0,
             stored_bytes: 0,
             staged: Vec::new(),
             staged_rows: 0,

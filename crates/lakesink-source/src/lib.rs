@@ -260,6 +260,10 @@ fn cached_watermarks(
 pub struct KafkaSource {
     consumer: BaseConsumer<Context>,
     config: SourceConfig,
+    /// Records and bytes of each partition's last batch: the next one starts with that
+    /// room, so that its buffers are not grown by doubling (copying megabytes and holding
+    /// up to twice what they need).
+    batch_sizes: std::sync::Mutex<HashMap<TopicPartition, (usize, usize)>>,
 }
 
 impl KafkaSource {
@@ -305,7 +309,11 @@ impl KafkaSource {
             })?;
         let topics: Vec<&str> = config.subscription.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
-        Ok(KafkaSource { consumer, config })
+        Ok(KafkaSource {
+            consumer,
+            config,
+            batch_sizes: Default::default(),
+        })
     }
 
     /// Polls for up to `wait` and returns the fetched records cut into per-partition batches
@@ -315,6 +323,10 @@ impl KafkaSource {
         wait: Duration,
     ) -> Result<Vec<(TopicPartition, RawBatch)>, SourceError> {
         let deadline = Instant::now() + wait;
+        let mut last_sizes = match self.batch_sizes.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
         let mut batches: Vec<(TopicPartition, RawBatch)> = Vec::new();
         let mut total = 0usize;
         let mut bytes = 0usize;
@@ -349,12 +361,14 @@ impl KafkaSource {
             {
                 Some(i) => i,
                 None => {
-                    batches.push((
-                        TopicPartition::new(topic, partition),
-                        // Small to start: with many partitions most batches are small, and
-                        // a megabyte each would add up; the buffers grow as needed.
-                        RawBatch::with_capacity(256, 64 << 10),
-                    ));
+                    let tp = TopicPartition::new(topic, partition);
+                    // Small to start (with many partitions most batches are small, and a
+                    // megabyte each would add up), or a little more than the last batch.
+                    let (records, bytes) =
+                        last_sizes.get(&tp).map_or((256, 64 << 10), |&(r, b)| {
+                            (r + r / 8, (b + b / 8).min(self.config.max_batch_bytes))
+                        });
+                    batches.push((tp, RawBatch::with_capacity(records, bytes)));
                     batches.len() - 1
                 }
             };
@@ -385,6 +399,7 @@ impl KafkaSource {
             if let Some(last) = batch.last_offset() {
                 context.set_position(tp, last + 1);
             }
+            last_sizes.insert(tp.clone(), (batch.len(), batch.data_len()));
         }
         Ok(batches)
     }
