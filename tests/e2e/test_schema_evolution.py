@@ -113,3 +113,52 @@ def test_backward_projects_older_records_into_the_newer_files(kafka, hdfs, hdfs_
     assert [(s, e) for s, e, _ in files] == [(0, 4), (5, 9), (10, 14), (15, 19), (20, 22), (23, 24)]
     rows = [r for _, _, t in files for r in t.to_pylist()]
     assert rows == [item(i, v) for i, v in enumerate(PLAN)]
+
+
+def test_after_a_restart_older_records_join_the_schema_of_the_last_committed_file(
+        kafka, hdfs, hdfs_url, lakesink_bin, workdir, registries):  # noqa: F811
+    """Under BACKWARD a restarted sink takes the schema of the partition's last committed file
+    as its current schema (read from the Avro header or the Parquet footer in HDFS), as the
+    Confluent sink does: version-1 records arriving first after the restart are projected to
+    version 2 instead of starting version-1 files."""
+    import fastavro
+    reg = registries(leader=True)
+    client = SchemaRegistryClient({"url": reg.url})
+    for fmt in ("avro", "parquet"):
+        topic = unique(f"restarted-{fmt}")
+        create_topic(kafka, topic, 1)
+        ctx = SerializationContext(topic, MessageField.VALUE)
+        ser = {v: AvroSerializer(client, json.dumps(s)) for v, s in ((1, V1), (2, V2))}
+        producer = Producer({"bootstrap.servers": kafka})
+
+        def produce(versions, first):
+            for i, v in enumerate(versions, first):
+                producer.produce(topic, value=ser[v](item(i, v), ctx), partition=0)
+            assert producer.flush(30) == 0
+
+        produce([1, 1, 2, 2], 0)
+        root = f"/{unique('lake')}"
+        connector = connector_props(unique("restart"), topic, hdfs_url, root, flush__size=2,
+                                    format__class=f"io.confluent.connect.hdfs3.{fmt}.{fmt.capitalize()}Format",
+                                    schema__compatibility="BACKWARD")
+        sink = Lakesink(lakesink_bin, workdir, avro_worker(kafka, reg.url), connector, name=f"{fmt}-1")
+        wait_until(lambda: len(committed_files(hdfs, root, topic).get(0, [])) == 2, 90, "two files", sink)
+        assert sink.stop() == 0, sink.output()[-3000:]
+
+        produce([1, 1], 4)
+        again = Lakesink(lakesink_bin, workdir, avro_worker(kafka, reg.url), connector, name=f"{fmt}-2")
+        wait_until(lambda: len(committed_files(hdfs, root, topic).get(0, [])) == 3, 90, "a third file", again)
+        assert again.stop() == 0, again.output()[-3000:]
+        files = committed_files(hdfs, root, topic)[0]
+        assert [(s, e) for s, e, _ in files] == [(0, 1), (2, 3), (4, 5)], fmt
+        data = read_bytes(hdfs, files[2][2])
+        if fmt == "avro":
+            reader = fastavro.reader(io.BytesIO(data))
+            names = [f["name"] for f in reader.writer_schema["fields"]]
+            rows = list(reader)
+        else:
+            table = pq.read_table(io.BytesIO(data))
+            names, rows = table.column_names, table.to_pylist()
+        assert names == ["id", "qty", "tier", "channel"], (fmt, names)
+        assert rows == [{"id": i, "qty": i * 3, "tier": "GOLD" if i % 2 else "SILVER", "channel": None}
+                        for i in (4, 5)], (fmt, rows)

@@ -596,6 +596,39 @@ impl PartitionLog {
         Ok(deleted)
     }
 
+    /// The committed file holding the partition's highest offset, from the newest retained
+    /// commit record that committed files (`None` when none did). Its schema is the one a
+    /// restarted writer continues under `schema.compatibility`, as the Confluent sink takes
+    /// the schema of the file with the highest offset.
+    pub async fn last_committed_file(&self) -> Result<Option<String>, CommitError> {
+        let dir = self.layout.log_dir(&self.tp);
+        let mut seqs: Vec<u64> = self
+            .store
+            .list(&dir)
+            .await
+            .map_err(|e| self.err(e))?
+            .iter()
+            .filter_map(|e| parse_seq(&e.name))
+            .collect();
+        seqs.sort_unstable_by(|a, b| b.cmp(a));
+        for seq in seqs {
+            let path = lakesink_storage::join(&[&dir, &seq_name(seq)]);
+            let bytes = match self.store.read(&path).await {
+                Ok(b) => b,
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(self.err(e)),
+            };
+            // Damaged records were reported by recovery; an older one may still tell.
+            let Ok(record) = CommitRecord::decode(&bytes) else {
+                continue;
+            };
+            if let Some(last) = record.files.iter().max_by_key(|f| f.end_offset) {
+                return Ok(Some(last.path.clone()));
+            }
+        }
+        Ok(None)
+    }
+
     /// Deletes records older than the retained window; failures only cost disk space.
     async fn prune(&self) {
         if self.last_seq <= RETAINED_RECORDS {

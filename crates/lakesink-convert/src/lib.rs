@@ -280,6 +280,19 @@ impl ValueConverter {
         }
     }
 
+    /// The value schema of a file written earlier, from the Avro schema it keeps (an Avro
+    /// file's header, a Parquet file's `parquet.avro.schema`), as Confluent's
+    /// `AvroData.toConnectSchema` reads it: its `connect.version` is the version
+    /// `schema.compatibility` compares. Records of this schema would be written under it.
+    pub fn schema_of_file(&mut self, avro_schema: &str) -> Result<Arc<ValueSchema>, String> {
+        let decoder = avro::AvroDecoder::new(avro_schema, &[])?;
+        Ok(self.intern_with(
+            ValueKind::Typed,
+            Some(decoder.connect_schema().clone()),
+            None,
+        ))
+    }
+
     /// Makes registry retries give up once `stop` is set (the process is stopping).
     pub fn give_up_when(mut self, stop: Arc<std::sync::atomic::AtomicBool>) -> Self {
         if let Some(r) = self.registry.as_mut() {

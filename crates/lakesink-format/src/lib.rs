@@ -21,7 +21,9 @@
 
 mod avro;
 mod columnar;
+mod file_schema;
 mod json;
+pub use file_schema::{FileSchema, SchemaPlace, file_schema, schema_place};
 mod lines;
 
 use std::sync::Arc;

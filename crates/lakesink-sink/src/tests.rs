@@ -409,6 +409,90 @@ async fn a_schema_the_format_cannot_hold_sends_its_records_to_the_dead_letter_qu
     );
 }
 
+const ITEM_V1: &str =
+    r#"{"type":"struct","name":"Item","version":1,"fields":[{"field":"id","type":"int64"}]}"#;
+const ITEM_V2: &str = r#"{"type":"struct","name":"Item","version":2,"fields":[{"field":"id","type":"int64"},{"field":"x","type":"string","optional":true}]}"#;
+
+/// Column names and `id`s of a committed Parquet file.
+fn parquet_file(dir: &std::path::Path, name: &str) -> (Vec<String>, Vec<i64>) {
+    use arrow_array::cast::AsArray;
+    let bytes = std::fs::read(dir.join("topics/t/partition=0").join(name)).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(
+        bytes::Bytes::from(bytes),
+        1024,
+    )
+    .unwrap();
+    let mut columns = Vec::new();
+    let mut ids = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        columns = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let id = batch.column_by_name("id").unwrap();
+        ids.extend(
+            id.as_primitive::<arrow_array::types::Int64Type>()
+                .values()
+                .iter()
+                .copied(),
+        );
+    }
+    (columns, ids)
+}
+
+#[tokio::test]
+async fn after_a_restart_older_records_are_projected_to_the_last_files_schema() {
+    let d = tempfile::tempdir().unwrap();
+    let backward = |s: Arc<SinkSettings>| {
+        let mut s = Arc::try_unwrap(s).unwrap();
+        s.compatibility = lakesink_config::Compatibility::Backward;
+        Arc::new(s)
+    };
+    let tp = TopicPartition::new("t", 0);
+    let s = backward(parquet(settings(d.path(), 2, None)));
+    let (mut w, _) = PartitionWriter::open(s.clone(), tp.clone()).await.unwrap();
+    w.write(batch(0..2, ITEM_V2, |_| 0)).await.unwrap();
+    assert_eq!(w.close().await.unwrap(), Some(2));
+
+    // A new owner: its first records are of version 1. They are projected to version 2, the
+    // schema of the last committed file, as the Confluent sink does after a restart.
+    let (mut w, _) = PartitionWriter::open(s.clone(), tp.clone()).await.unwrap();
+    w.write(batch(2..4, ITEM_V1, |_| 0)).await.unwrap();
+    w.settle().await.unwrap();
+    assert_eq!(
+        parquet_file(d.path(), "t+0+0000000002+0000000003.parquet"),
+        (vec!["id".to_string(), "x".to_string()], vec![2, 3])
+    );
+    // Records of version 2 itself then join the same files.
+    let mut b = batch(4..5, ITEM_V1, |_| 0);
+    for r in batch(5..6, ITEM_V2, |_| 0).iter() {
+        b.push(r.offset, r.timestamp, r.key, r.value);
+    }
+    w.write(b).await.unwrap();
+    assert_eq!(w.close().await.unwrap(), Some(6));
+    assert_eq!(
+        parquet_file(d.path(), "t+0+0000000004+0000000005.parquet"),
+        (vec!["id".to_string(), "x".to_string()], vec![4, 5])
+    );
+
+    // Without schema.compatibility, a restart starts from the records' own schema.
+    let d = tempfile::tempdir().unwrap();
+    let s = parquet(settings(d.path(), 2, None));
+    let (mut w, _) = PartitionWriter::open(s.clone(), tp.clone()).await.unwrap();
+    w.write(batch(0..2, ITEM_V2, |_| 0)).await.unwrap();
+    w.close().await.unwrap();
+    let (mut w, _) = PartitionWriter::open(s, tp).await.unwrap();
+    w.write(batch(2..4, ITEM_V1, |_| 0)).await.unwrap();
+    w.settle().await.unwrap();
+    assert_eq!(
+        parquet_file(d.path(), "t+0+0000000002+0000000003.parquet"),
+        (vec!["id".to_string()], vec![2, 3])
+    );
+}
+
 /// Settings whose key converter is JsonConverter with schemas (Connect's default): a key
 /// must be an envelope.
 fn with_json_keys(s: Arc<SinkSettings>) -> Arc<SinkSettings> {

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use lakesink_commit::{CommitError, FileCommit, PartitionLog, Recovery, TempNames};
 use lakesink_config::{Compatibility, Rotation};
 use lakesink_convert::{Converted, ValueConverter, ValueKind, ValueSchema};
-use lakesink_format::{FileFormatWriter, FormatError, new_writer};
+use lakesink_format::{FileFormatWriter, FileSchema, FormatError, SchemaPlace, new_writer};
 use lakesink_partition::PartitionInput;
 use lakesink_record::{RawBatch, TopicPartition};
 use lakesink_storage::{FileWriter, Store};
@@ -354,6 +354,63 @@ struct Committing {
     bytes: u64,
 }
 
+/// The schema of the partition's last committed file, which the Confluent sink takes as its
+/// current schema when it starts under `schema.compatibility` BACKWARD, FORWARD or FULL:
+/// records of an older version are then projected to it rather than starting files of their
+/// own. Nothing depends on it for correctness, so a file that cannot be read only costs that.
+async fn schema_of_last_file(
+    settings: &SinkSettings,
+    log: &PartitionLog,
+    converter: &mut ValueConverter,
+) -> Option<Arc<ValueSchema>> {
+    let kind = settings.format.kind;
+    let place = lakesink_format::schema_place(kind)?;
+    let tp = log.tp();
+    let path = match log.last_committed_file().await {
+        Ok(p) => p?,
+        Err(e) => {
+            tracing::warn!(%tp, "cannot find the last committed file to take its schema: {e}");
+            return None;
+        }
+    };
+    let mut want: u64 = 64 << 10;
+    let found = loop {
+        let part = match settings
+            .store
+            .read_part(&path, want, place == SchemaPlace::Tail)
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(%tp, %path, "cannot read the last committed file's schema: {e}");
+                return None;
+            }
+        };
+        match lakesink_format::file_schema(kind, &part) {
+            Ok(FileSchema::NeedBytes(more)) if more > want && (part.len() as u64) == want => {
+                want = more;
+            }
+            Ok(FileSchema::Avro(text)) => break text,
+            Ok(_) => return None,
+            Err(e) => {
+                tracing::warn!(%tp, %path, "cannot read the last committed file's schema: {e}");
+                return None;
+            }
+        }
+    };
+    match converter.schema_of_file(&found) {
+        Ok(schema) => {
+            let version = schema.connect.as_ref().and_then(|c| c.version);
+            tracing::debug!(%tp, %path, ?version, "current schema taken from the last committed file");
+            Some(schema)
+        }
+        Err(e) => {
+            tracing::warn!(%tp, %path, "the last committed file's schema cannot be used: {e}");
+            None
+        }
+    }
+}
+
 /// Writes and closes the sealed files, then publishes their commit record.
 async fn commit_files(
     log: &mut PartitionLog,
@@ -408,6 +465,11 @@ impl PartitionWriter {
                     .give_up_when(settings.stopping.clone())
                     .retry_transient(policy.retry_timeout_ms, policy.retry_delay_max_ms)
             });
+        let mut converter = converter;
+        let current = match settings.compatibility {
+            Compatibility::None => None,
+            _ => schema_of_last_file(&settings, &log, &mut converter).await,
+        };
         let rotation = settings.rotation_for(&log.tp().topic);
         let share = Share::join(settings.budget.clone());
         Ok((
@@ -427,7 +489,7 @@ impl PartitionWriter {
                 opened: 0,
                 consumed_next: recovery.next_offset,
                 share,
-                current: None,
+                current,
             },
             recovery,
         ))
@@ -565,6 +627,20 @@ impl PartitionWriter {
             return run;
         }
         let version = |s: &ValueSchema| s.connect.as_ref().and_then(|c| c.version);
+        // The current schema read from the last committed file at start-up, and records of
+        // that very schema: they join its files (encoded, as the file's header is not their
+        // writer schema).
+        if current.avro_writer.is_none()
+            && version(&current).is_some()
+            && version(&current) == version(&run.schema)
+            && current.connect == run.schema.connect
+        {
+            return Converted {
+                schema: current,
+                datums: None,
+                ..run
+            };
+        }
         let older = matches!(
             (version(&run.schema), version(&current)),
             (Some(new), Some(now)) if new < now

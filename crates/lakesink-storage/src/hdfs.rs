@@ -192,6 +192,22 @@ impl HdfsStore {
             .map_err(|e| classify("read", &path, e))
     }
 
+    pub async fn read_part(&self, rel: &str, max: u64, from_end: bool) -> Result<Bytes> {
+        let path = self.abs(rel);
+        let reader = self
+            .client
+            .read(&path)
+            .await
+            .map_err(|e| classify("open", &path, e))?;
+        let len = reader.file_length() as u64;
+        let take = len.min(max);
+        let start = if from_end { len - take } else { 0 };
+        reader
+            .read_range(start as usize, take as usize)
+            .await
+            .map_err(|e| classify("read", &path, e))
+    }
+
     pub async fn delete(&self, rel: &str) -> Result<bool> {
         let path = self.abs(rel);
         match self.client.delete(&path, false).await {

@@ -163,6 +163,15 @@ impl Store {
         }
     }
 
+    /// The first `max` bytes of a file, or its last `max` bytes (`from_end`): a header or a
+    /// footer without reading the file. Shorter files come whole.
+    pub async fn read_part(&self, path: &str, max: u64, from_end: bool) -> Result<Bytes> {
+        match self {
+            Store::Hdfs(s) => s.read_part(path, max, from_end).await,
+            Store::Local(s) => s.read_part(path, max, from_end).await,
+        }
+    }
+
     pub async fn exists(&self, path: &str) -> Result<bool> {
         match self {
             Store::Hdfs(s) => s.exists(path).await,

@@ -163,6 +163,28 @@ impl LocalStore {
         .await
     }
 
+    pub async fn read_part(&self, rel: &str, max: u64, from_end: bool) -> Result<Bytes> {
+        use std::io::{Read, Seek, SeekFrom};
+        let path = self.abs(rel);
+        blocking(move || {
+            let part = || -> std::io::Result<Vec<u8>> {
+                let mut file = std::fs::File::open(&path)?;
+                let len = file.metadata()?.len();
+                let take = len.min(max);
+                if from_end {
+                    file.seek(SeekFrom::Start(len - take))?;
+                }
+                let mut out = Vec::with_capacity(take as usize);
+                file.take(take).read_to_end(&mut out)?;
+                Ok(out)
+            };
+            part()
+                .map(Bytes::from)
+                .map_err(|e| io_err("read", &path, e))
+        })
+        .await
+    }
+
     pub async fn exists(&self, rel: &str) -> Result<bool> {
         let path = self.abs(rel);
         blocking(move || Ok(path.exists())).await
