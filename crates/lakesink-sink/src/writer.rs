@@ -40,6 +40,9 @@ const GATHER_BYTES: usize = 1 << 20;
 /// file only a few rows, and encoding a few rows at a time costs more than the rows (every
 /// call walks every column's encoder, statistics and page state).
 const COALESCE_ROWS: usize = 4096;
+/// A batch of at least this many rows for a file with nothing staged is encoded as it is:
+/// gathering it would cost a copy of its rows and save little.
+const DIRECT_ROWS: usize = 1024;
 /// When memory is short, a file holding at least this much is moved to storage (and stays
 /// open); a smaller one is committed early instead.
 const SPILL_MIN_BYTES: u64 = 4 << 20;
@@ -122,7 +125,7 @@ impl OpenFile {
         first: i64,
         last: i64,
     ) -> Result<(), SinkError> {
-        if self.staged.is_empty() && batch.num_rows() >= COALESCE_ROWS {
+        if self.staged.is_empty() && batch.num_rows() >= DIRECT_ROWS {
             self.format.write(batch)?;
         } else {
             self.staged_rows += batch.num_rows();
