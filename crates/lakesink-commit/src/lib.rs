@@ -290,90 +290,15 @@ impl PartitionLog {
         tp: TopicPartition,
         owner: String,
     ) -> Result<(PartitionLog, Recovery), CommitError> {
-        let layout = layout
-            .for_topic(&tp.topic)
-            .map_err(|message| CommitError::Layout {
-                tp: tp.to_string(),
-                message,
-            })?;
-        let mut log = PartitionLog {
-            store,
-            layout,
-            tp,
-            owner,
-            epoch: 0,
-            last_seq: 0,
-            next_offset: None,
-            ahead: BTreeMap::new(),
-        };
-        let dir = log.layout.log_dir(&log.tp);
+        let mut log = PartitionLog::new(store, layout, tp, owner)?;
         let mut renames_finished = 0;
         for _ in 0..TAKEOVER_ATTEMPTS {
-            let entries = log.store.list(&dir).await.map_err(|e| log.err(e))?;
-            let mut seqs: Vec<u64> = entries.iter().filter_map(|e| parse_seq(&e.name)).collect();
-            seqs.sort_unstable();
-            // The newest record whose checksum holds is the state; a record failing its
-            // checksum can only come from outside damage (records are published whole).
-            let mut latest: Option<(u64, CommitRecord)> = None;
-            let mut corrupt_records = 0;
-            for seq in seqs.iter().rev() {
-                let path = lakesink_storage::join(&[&dir, &seq_name(*seq)]);
-                let bytes = match log.store.read(&path).await {
-                    Ok(b) => b,
-                    Err(e) if e.is_not_found() => continue, // pruned meanwhile
-                    Err(e) => return Err(log.err(e)),
-                };
-                match CommitRecord::decode(&bytes) {
-                    Ok(r) => {
-                        latest = Some((*seq, r));
-                        break;
-                    }
-                    Err(detail) => {
-                        corrupt_records += 1;
-                        tracing::error!(tp = %log.tp, %path, %detail, "commit record fails its checksum; using the previous record");
-                    }
-                }
-            }
-            let top_seq = seqs.last().copied().unwrap_or(0);
-            if let Some((seq, record)) = &latest {
-                renames_finished += log.finish_renames(&dir, *seq, record).await?;
-                log.epoch = record.epoch;
-                log.next_offset = record.next_offset;
-                log.ahead = record.ahead.clone();
-                if corrupt_records > 0 {
-                    log.skip_committed_beyond(record).await?;
-                }
-            } else if corrupt_records > 0 {
-                return Err(CommitError::Corrupt {
-                    tp: log.tp.to_string(),
-                    dir,
-                    detail: format!("{corrupt_records} record(s) fail their checksum"),
-                });
-            }
-            // Fence: publish an `open` record above everything seen.
-            log.last_seq = top_seq;
-            log.epoch += 1;
-            let open = CommitRecord {
-                kind: RecordKind::Open,
-                epoch: log.epoch,
-                owner: log.owner.clone(),
-                written_at_ms: now_ms(),
-                next_offset: log.next_offset,
-                files: Vec::new(),
-                ahead: log.ahead.clone(),
-            };
-            match log.publish(&open).await {
-                Ok(()) => {
-                    let orphans_deleted = log.delete_orphans().await?;
-                    log.prune().await;
-                    let recovery = Recovery {
-                        next_offset: log.next_offset,
-                        epoch: log.epoch,
-                        renames_finished,
-                        orphans_deleted,
-                        corrupt_records,
-                        ahead: log.ahead.clone(),
-                    };
+            let mut recovery = log.read_state().await?;
+            renames_finished += recovery.renames_finished;
+            match log.fence().await {
+                Ok(orphans_deleted) => {
+                    recovery.renames_finished = renames_finished;
+                    recovery.orphans_deleted = orphans_deleted;
                     return Ok((log, recovery));
                 }
                 // Someone else is taking over at the same moment: read again.
@@ -388,6 +313,124 @@ impl PartitionLog {
             tp: log.tp.to_string(),
             by: "another worker kept taking the partition over".into(),
         })
+    }
+
+    /// The first half of [`PartitionLog::open`]: reads the newest valid commit record and
+    /// finishes its renames, without fencing yet. The writer may start on the records after
+    /// `next_offset` (its temp files carry the new epoch, which [`PartitionLog::fence`]
+    /// leaves alone) while [`PartitionLog::fence`] runs; nothing may be committed before it
+    /// has succeeded. Fencing waits for an HDFS close, half a second when the DataNode's
+    /// block report is not in yet, which the partition's first records need not wait for.
+    pub async fn recover(
+        store: Store,
+        layout: Layout,
+        tp: TopicPartition,
+        owner: String,
+    ) -> Result<(PartitionLog, Recovery), CommitError> {
+        let mut log = PartitionLog::new(store, layout, tp, owner)?;
+        let recovery = log.read_state().await?;
+        Ok((log, recovery))
+    }
+
+    fn new(
+        store: Store,
+        layout: Layout,
+        tp: TopicPartition,
+        owner: String,
+    ) -> Result<PartitionLog, CommitError> {
+        let layout = layout
+            .for_topic(&tp.topic)
+            .map_err(|message| CommitError::Layout {
+                tp: tp.to_string(),
+                message,
+            })?;
+        Ok(PartitionLog {
+            store,
+            layout,
+            tp,
+            owner,
+            epoch: 0,
+            last_seq: 0,
+            next_offset: None,
+            ahead: BTreeMap::new(),
+        })
+    }
+
+    /// Reads the newest valid commit record, finishes its renames and takes the next epoch.
+    async fn read_state(&mut self) -> Result<Recovery, CommitError> {
+        let dir = self.layout.log_dir(&self.tp);
+        let mut renames_finished = 0;
+        let entries = self.store.list(&dir).await.map_err(|e| self.err(e))?;
+        let mut seqs: Vec<u64> = entries.iter().filter_map(|e| parse_seq(&e.name)).collect();
+        seqs.sort_unstable();
+        // The newest record whose checksum holds is the state; a record failing its
+        // checksum can only come from outside damage (records are published whole).
+        let mut latest: Option<(u64, CommitRecord)> = None;
+        let mut corrupt_records = 0;
+        for seq in seqs.iter().rev() {
+            let path = lakesink_storage::join(&[&dir, &seq_name(*seq)]);
+            let bytes = match self.store.read(&path).await {
+                Ok(b) => b,
+                Err(e) if e.is_not_found() => continue, // pruned meanwhile
+                Err(e) => return Err(self.err(e)),
+            };
+            match CommitRecord::decode(&bytes) {
+                Ok(r) => {
+                    latest = Some((*seq, r));
+                    break;
+                }
+                Err(detail) => {
+                    corrupt_records += 1;
+                    tracing::error!(tp = %self.tp, %path, %detail, "commit record fails its checksum; using the previous record");
+                }
+            }
+        }
+        let top_seq = seqs.last().copied().unwrap_or(0);
+        if let Some((seq, record)) = &latest {
+            renames_finished += self.finish_renames(&dir, *seq, record).await?;
+            self.epoch = record.epoch;
+            self.next_offset = record.next_offset;
+            self.ahead = record.ahead.clone();
+            if corrupt_records > 0 {
+                self.skip_committed_beyond(record).await?;
+            }
+        } else if corrupt_records > 0 {
+            return Err(CommitError::Corrupt {
+                tp: self.tp.to_string(),
+                dir,
+                detail: format!("{corrupt_records} record(s) fail their checksum"),
+            });
+        }
+        self.last_seq = top_seq;
+        self.epoch += 1;
+        Ok(Recovery {
+            next_offset: self.next_offset,
+            epoch: self.epoch,
+            renames_finished,
+            orphans_deleted: 0,
+            corrupt_records,
+            ahead: self.ahead.clone(),
+        })
+    }
+
+    /// Publishes an `open` record above every record seen by [`PartitionLog::recover`],
+    /// which fences every earlier owner, then deletes the temp files they left (not this
+    /// epoch's) and old records. Returns the temp files deleted. `Fenced` when another
+    /// worker published first: recover again.
+    pub async fn fence(&mut self) -> Result<usize, CommitError> {
+        let open = CommitRecord {
+            kind: RecordKind::Open,
+            epoch: self.epoch,
+            owner: self.owner.clone(),
+            written_at_ms: now_ms(),
+            next_offset: self.next_offset,
+            files: Vec::new(),
+            ahead: self.ahead.clone(),
+        };
+        self.publish(&open).await?;
+        let orphans_deleted = self.delete_orphans().await?;
+        self.prune().await;
+        Ok(orphans_deleted)
     }
 
     /// Renames the temp files of a published record that are still in place.
@@ -567,14 +610,18 @@ impl PartitionLog {
         }
     }
 
-    /// Deletes everything in the partition's temp directory and stale pending records.
+    /// Deletes the partition's temp files of other epochs and stale pending records.
     /// Called only after this owner's `open` record is published, so no live writer can
-    /// still commit those files.
+    /// still commit those files. A writer that lost the race for the same epoch deletes its
+    /// own files when it finds itself fenced; after a crash they go at the next takeover.
     async fn delete_orphans(&self) -> Result<usize, CommitError> {
         let mut deleted = 0;
         let tmp = self.layout.tmp_dir(&self.tp);
+        // This owner's own temp files (see `TempNames::next`) may already exist.
+        let own = format!("{}-", self.epoch);
         for e in self.store.list(&tmp).await.map_err(|e| self.err(e))? {
             if !e.is_dir
+                && !e.name.starts_with(&own)
                 && self
                     .store
                     .delete(&lakesink_storage::join(&[&tmp, &e.name]))

@@ -142,6 +142,39 @@ async fn crash_before_publish_leaves_nothing_committed() {
 }
 
 #[tokio::test]
+async fn a_writer_may_start_before_its_fence_which_keeps_its_own_temp_files() {
+    let (_d, store, layout) = setup();
+    let (mut a, _) = PartitionLog::open(store.clone(), layout.clone(), tp(), "a".into())
+        .await
+        .unwrap();
+    let t0 = temp_file(&store, &a, b"0\n").await;
+    a.commit(vec![file(&a, t0, 0, 0)], 1).await.unwrap();
+    let stale = temp_file(&store, &a, b"stale\n").await;
+
+    // b recovers, writes a temp file of its new epoch, then fences.
+    let (mut b, rec) = PartitionLog::recover(store.clone(), layout, tp(), "b".into())
+        .await
+        .unwrap();
+    assert_eq!((rec.next_offset, rec.epoch), (Some(1), 2));
+    let own = temp_file(&store, &b, b"1\n").await;
+    assert_eq!(
+        b.fence().await.unwrap(),
+        1,
+        "the earlier owner's temp file only"
+    );
+    assert!(!store.exists(&stale).await.unwrap());
+    assert!(store.exists(&own).await.unwrap());
+    b.commit(vec![file(&b, own, 1, 1)], 2).await.unwrap();
+    assert_eq!(b.next_offset(), Some(2));
+    // a is fenced: its next commit fails.
+    let t = temp_file(&store, &a, b"x\n").await;
+    assert!(matches!(
+        a.commit(vec![file(&a, t, 1, 1)], 2).await,
+        Err(CommitError::Fenced { .. })
+    ));
+}
+
+#[tokio::test]
 async fn a_stale_owner_is_fenced() {
     let (_d, store, layout) = setup();
     let (mut a, _) = PartitionLog::open(store.clone(), layout.clone(), tp(), "worker-a".into())

@@ -318,7 +318,6 @@ async fn open_one(
         next_offset = ?recovery.next_offset,
         epoch = recovery.epoch,
         renames_finished = recovery.renames_finished,
-        orphans_deleted = recovery.orphans_deleted,
         corrupt_records = recovery.corrupt_records,
         "partition recovered"
     );

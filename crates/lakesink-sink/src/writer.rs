@@ -325,7 +325,8 @@ pub struct PartitionWriter {
     settings: Arc<SinkSettings>,
     rotation: Rotation,
     tp: TopicPartition,
-    /// The commit log; `None` while a commit runs in the background ([`Self::committing`]).
+    /// The commit log; `None` while a commit (or, after opening, the fencing `open`
+    /// record) runs in the background ([`Self::committing`]).
     log: Option<PartitionLog>,
     /// The commit started last, if it still runs: it closes its files (an HDFS close waits
     /// about half a second for the DataNode's block report) and publishes its record while
@@ -443,12 +444,15 @@ async fn commit_files(
 }
 
 impl PartitionWriter {
-    /// Recovers the partition from storage and takes ownership of it.
+    /// Recovers the partition from storage and takes ownership of it. The `open` record
+    /// that fences earlier owners is published in the background, as the first of the
+    /// writer's background commits: records are read and written meanwhile, and nothing is
+    /// committed before it is published (see [`PartitionLog::recover`]).
     pub async fn open(
         settings: Arc<SinkSettings>,
         tp: TopicPartition,
     ) -> Result<(PartitionWriter, Recovery), SinkError> {
-        let (log, recovery) = PartitionLog::open(
+        let (log, recovery) = PartitionLog::recover(
             settings.store.clone(),
             settings.layout.clone(),
             tp,
@@ -475,16 +479,38 @@ impl PartitionWriter {
         };
         let rotation = settings.rotation_for(&log.tp().topic);
         let share = Share::join(settings.budget.clone());
+        let (tp, committed_next, ahead, temp_names) = (
+            log.tp().clone(),
+            log.next_offset(),
+            log.ahead().clone(),
+            log.temp_names(),
+        );
+        let epoch = recovery.epoch;
+        let fencing = tokio::spawn(async move {
+            let mut log = log;
+            let result = match log.fence().await {
+                Ok(orphans_deleted) => {
+                    tracing::info!(tp = %log.tp(), epoch, orphans_deleted, "partition fenced");
+                    Ok(())
+                }
+                Err(e) => Err(SinkError::from(e)),
+            };
+            (log, result)
+        });
         Ok((
             PartitionWriter {
                 settings,
                 rotation,
-                tp: log.tp().clone(),
-                committed_next: log.next_offset(),
-                ahead: log.ahead().clone(),
-                temp_names: log.temp_names(),
-                log: Some(log),
-                committing: None,
+                tp,
+                committed_next,
+                ahead,
+                temp_names,
+                log: None,
+                committing: Some(Committing {
+                    task: fencing,
+                    files: 0,
+                    bytes: 0,
+                }),
                 converter,
                 key_converter,
                 open: BTreeMap::new(),
