@@ -208,6 +208,18 @@ pub struct PartitionLog {
     next_offset: Option<i64>,
     /// Directories committed past `next_offset` (see [`CommitRecord::ahead`]).
     ahead: BTreeMap<String, i64>,
+    /// The record recovery took the state from: its number, and its file holding the
+    /// highest offset if it committed files (see [`PartitionLog::last_committed_file`]).
+    recovered: Option<(u64, Option<String>)>,
+}
+
+/// The path of the file of `record` that holds the highest offset.
+fn last_file(record: &CommitRecord) -> Option<String> {
+    record
+        .files
+        .iter()
+        .max_by_key(|f| f.end_offset)
+        .map(|f| f.path.clone())
 }
 
 fn seq_name(seq: u64) -> String {
@@ -353,6 +365,7 @@ impl PartitionLog {
             last_seq: 0,
             next_offset: None,
             ahead: BTreeMap::new(),
+            recovered: None,
         })
     }
 
@@ -391,6 +404,7 @@ impl PartitionLog {
             self.epoch = record.epoch;
             self.next_offset = record.next_offset;
             self.ahead = record.ahead.clone();
+            self.recovered = Some((*seq, last_file(record)));
             if corrupt_records > 0 {
                 self.skip_committed_beyond(record).await?;
             }
@@ -643,11 +657,17 @@ impl PartitionLog {
         Ok(deleted)
     }
 
-    /// The committed file holding the partition's highest offset, from the newest retained
-    /// commit record that committed files (`None` when none did). Its schema is the one a
-    /// restarted writer continues under `schema.compatibility`, as the Confluent sink takes
-    /// the schema of the file with the highest offset.
+    /// The committed file holding the partition's highest offset as of recovery, from the
+    /// newest retained commit record that committed files (`None` when none did). Its
+    /// schema is the one a restarted writer continues under `schema.compatibility`, as the
+    /// Confluent sink takes the schema of the file with the highest offset. Reads the log
+    /// again only when the record recovery read committed no files.
     pub async fn last_committed_file(&self) -> Result<Option<String>, CommitError> {
+        let below = match &self.recovered {
+            None => return Ok(None),
+            Some((_, Some(path))) => return Ok(Some(path.clone())),
+            Some((seq, None)) => *seq,
+        };
         let dir = self.layout.log_dir(&self.tp);
         let mut seqs: Vec<u64> = self
             .store
@@ -656,6 +676,7 @@ impl PartitionLog {
             .map_err(|e| self.err(e))?
             .iter()
             .filter_map(|e| parse_seq(&e.name))
+            .filter(|seq| *seq < below)
             .collect();
         seqs.sort_unstable_by(|a, b| b.cmp(a));
         for seq in seqs {
@@ -669,8 +690,8 @@ impl PartitionLog {
             let Ok(record) = CommitRecord::decode(&bytes) else {
                 continue;
             };
-            if let Some(last) = record.files.iter().max_by_key(|f| f.end_offset) {
-                return Ok(Some(last.path.clone()));
+            if let Some(path) = last_file(&record) {
+                return Ok(Some(path));
             }
         }
         Ok(None)

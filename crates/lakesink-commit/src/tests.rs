@@ -115,14 +115,47 @@ async fn crash_after_publish_is_finished_by_recovery() {
     assert!(!store.exists(&t).await.unwrap());
 }
 
-#[tokio::test]
-async fn crash_before_publish_leaves_nothing_committed() {
-    let (_d, store, layout) = setup();
+/// Owner "a", which has committed one file holding offset 0.
+async fn owner_with_offset_0_committed(store: &Store, layout: &Layout) -> PartitionLog {
     let (mut a, _) = PartitionLog::open(store.clone(), layout.clone(), tp(), "a".into())
         .await
         .unwrap();
-    let t0 = temp_file(&store, &a, b"0\n").await;
+    let t0 = temp_file(store, &a, b"0\n").await;
     a.commit(vec![file(&a, t0, 0, 0)], 1).await.unwrap();
+    a
+}
+
+#[tokio::test]
+async fn the_last_committed_file_is_found_behind_records_without_files() {
+    let (_d, store, layout) = setup();
+    let mut a = owner_with_offset_0_committed(&store, &layout).await;
+    // One commit of two files: the one with the higher offset is the last.
+    let t2 = temp_file(&store, &a, b"2\n").await;
+    let t1 = temp_file(&store, &a, b"1\n").await;
+    a.commit(vec![file(&a, t2, 2, 2), file(&a, t1, 1, 1)], 3)
+        .await
+        .unwrap();
+    let (a, _) = PartitionLog::recover(store.clone(), layout.clone(), tp(), "x".into())
+        .await
+        .unwrap();
+    let newest = a.last_committed_file().await.unwrap().unwrap();
+    assert!(newest.ends_with("+0000000002+0000000002.json"), "{newest}");
+    // Two takeovers publish `open` records, which commit no files: the file is still found.
+    for owner in ["b", "c"] {
+        PartitionLog::open(store.clone(), layout.clone(), tp(), owner.into())
+            .await
+            .unwrap();
+    }
+    let (d, _) = PartitionLog::recover(store.clone(), layout, tp(), "d".into())
+        .await
+        .unwrap();
+    assert_eq!(d.last_committed_file().await.unwrap(), Some(newest));
+}
+
+#[tokio::test]
+async fn crash_before_publish_leaves_nothing_committed() {
+    let (_d, store, layout) = setup();
+    let a = owner_with_offset_0_committed(&store, &layout).await;
     // Closed temp file and a pending record that was never published.
     let t = temp_file(&store, &a, b"y\n").await;
     let pending =
@@ -144,11 +177,7 @@ async fn crash_before_publish_leaves_nothing_committed() {
 #[tokio::test]
 async fn a_writer_may_start_before_its_fence_which_keeps_its_own_temp_files() {
     let (_d, store, layout) = setup();
-    let (mut a, _) = PartitionLog::open(store.clone(), layout.clone(), tp(), "a".into())
-        .await
-        .unwrap();
-    let t0 = temp_file(&store, &a, b"0\n").await;
-    a.commit(vec![file(&a, t0, 0, 0)], 1).await.unwrap();
+    let mut a = owner_with_offset_0_committed(&store, &layout).await;
     let stale = temp_file(&store, &a, b"stale\n").await;
 
     // b recovers, writes a temp file of its new epoch, then fences.
