@@ -28,7 +28,7 @@ from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 from hdfs_native import Client
 
-from drain import COMMITTED, produce_values, run_lakesink, run_raw
+from drain import COMMITTED, print_table, produce_values, run_lakesink, run_raw
 
 # 20 fields: a nested record, an array, a map, enums, nullable unions, the logical types
 # decimal (bytes), date and timestamp-millis, and a padding string last (see padded_values).
@@ -235,17 +235,7 @@ def main():
         finally:
             registry.send_signal(signal.SIGTERM)
             registry.wait(30)
-    raw = min(raw_runs, key=lambda x: x["seconds"])  # the faster baseline: conservative ratio
-    mb = args.records * value_len / 1e6
-    raw_rate = args.records / raw["seconds"]
-    print(f"\n{'run':<24}{'seconds':>9}{'records/s':>12}{'MB/s':>9}{'peak RSS MiB':>14}{'files':>7}{'ratio':>7}{'CPU s':>7}{'CPU ratio':>10}")
-    print(f"{'raw rdkafka':<24}{raw['seconds']:>9.2f}{raw_rate:>12,.0f}{mb / raw['seconds']:>9.1f}"
-          f"{raw['peak_rss_kib'] / 1024:>14.0f}{'':>7}{1.0:>7.2f}{raw['cpu_seconds']:>7.2f}{1.0:>10.2f}")
-    for fmt, r in results:
-        rate = args.records / r["seconds"]
-        print(f"{'lakesink avro->' + fmt:<24}{r['seconds']:>9.2f}{rate:>12,.0f}{mb / r['seconds']:>9.1f}"
-              f"{r['peak_rss_kib'] / 1024:>14.0f}{r['files']:>7}{rate / raw_rate:>7.2f}"
-              f"{r['cpu_seconds']:>7.2f}{raw['cpu_seconds'] / r['cpu_seconds']:>10.2f}")
+    print_table(raw_runs, [("lakesink avro->" + fmt, r) for fmt, r in results], args.records, value_len, 24)
     print()
     for fmt, r in results:
         rows, types = check_files(hdfs, r["base"], args.records, fmt)

@@ -165,6 +165,24 @@ def run_lakesink(lakesink_bin, bootstrap, hdfs_url, hdfs, topic, n, fmt, flush_s
     return {"seconds": seconds, "cpu_seconds": cpu, "peak_rss_kib": rss, "files": files, "file_bytes": size, "base": base}
 
 
+def print_table(raw_runs, results, records, value_len, width):
+    """Prints the baseline (the fastest of `raw_runs`: conservative ratios) and each of
+    `results` ([(label, run_lakesink result)]): time, rates, peak RSS, files, the drain
+    ratio, CPU seconds and the CPU ratio."""
+    raw = min(raw_runs, key=lambda r: r["seconds"])
+    mb = records * value_len / 1e6
+    raw_rate = records / raw["seconds"]
+    print(f"\n{'run':<{width}}{'seconds':>9}{'records/s':>12}{'MB/s':>9}{'peak RSS MiB':>14}{'files':>7}{'ratio':>7}"
+          f"{'CPU s':>7}{'CPU ratio':>10}")
+    print(f"{'raw rdkafka':<{width}}{raw['seconds']:>9.2f}{raw_rate:>12,.0f}{mb / raw['seconds']:>9.1f}"
+          f"{raw['peak_rss_kib'] / 1024:>14.0f}{'':>7}{1.0:>7.2f}{raw['cpu_seconds']:>7.2f}{1.0:>10.2f}")
+    for label, r in results:
+        rate = records / r["seconds"]
+        print(f"{label:<{width}}{r['seconds']:>9.2f}{rate:>12,.0f}{mb / r['seconds']:>9.1f}"
+              f"{r['peak_rss_kib'] / 1024:>14.0f}{r['files']:>7}{rate / raw_rate:>7.2f}"
+              f"{r['cpu_seconds']:>7.2f}{raw['cpu_seconds'] / r['cpu_seconds']:>10.2f}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=2_000_000)
@@ -191,17 +209,7 @@ def main():
             r = run_lakesink(lakesink_bin, bootstrap, hdfs_url, hdfs, topic, args.records, fmt, args.flush_size, workdir)
             results.append((fmt, r))
     raw_runs.append(run_raw(raw_bin, bootstrap, topic, args.records))
-    raw = min(raw_runs, key=lambda r: r["seconds"])  # the faster baseline: conservative ratios
-    mb = args.records * value_len / 1e6
-    raw_rate = args.records / raw["seconds"]
-    print(f"\n{'run':<16}{'seconds':>9}{'records/s':>12}{'MB/s':>9}{'peak RSS MiB':>14}{'files':>7}{'ratio':>7}{'CPU s':>7}{'CPU ratio':>10}")
-    print(f"{'raw rdkafka':<16}{raw['seconds']:>9.2f}{raw_rate:>12,.0f}{mb / raw['seconds']:>9.1f}"
-          f"{raw['peak_rss_kib'] / 1024:>14.0f}{'':>7}{1.0:>7.2f}{raw['cpu_seconds']:>7.2f}{1.0:>10.2f}")
-    for fmt, r in results:
-        rate = args.records / r["seconds"]
-        print(f"{'lakesink ' + fmt:<16}{r['seconds']:>9.2f}{rate:>12,.0f}{mb / r['seconds']:>9.1f}"
-              f"{r['peak_rss_kib'] / 1024:>14.0f}{r['files']:>7}{rate / raw_rate:>7.2f}"
-              f"{r['cpu_seconds']:>7.2f}{raw['cpu_seconds'] / r['cpu_seconds']:>10.2f}")
+    print_table(raw_runs, [("lakesink " + fmt, r) for fmt, r in results], args.records, value_len, 16)
     raw_times = ", ".join("%.2f s" % r["seconds"] for r in raw_runs)
     print(f"\n(raw runs: {raw_times}; lakesink time includes process start, "
           "group join and recovery, and ends when the last file is committed in HDFS)")

@@ -99,6 +99,15 @@ struct MemoryQueue {
     refuse: bool,
 }
 
+impl MemoryQueue {
+    fn new(refuse: bool) -> Arc<MemoryQueue> {
+        Arc::new(MemoryQueue {
+            letters: Default::default(),
+            refuse,
+        })
+    }
+}
+
 impl crate::DeadLetterQueue for MemoryQueue {
     fn send<'a>(
         &'a self,
@@ -136,10 +145,7 @@ async fn tolerated_records_are_acknowledged_before_anything_after_them_commits()
     b.push(6, None, None, Some(b"{also bad"));
 
     // A queue that refuses: the batch fails and nothing is committed.
-    let refusing = Arc::new(MemoryQueue {
-        letters: Default::default(),
-        refuse: true,
-    });
+    let refusing = MemoryQueue::new(true);
     let s = tolerant(settings(d.path(), 2, None), refusing);
     let (mut w, _) = PartitionWriter::open(s, tp.clone()).await.unwrap();
     let e = w.write(b.clone()).await.unwrap_err();
@@ -150,10 +156,7 @@ async fn tolerated_records_are_acknowledged_before_anything_after_them_commits()
 
     // A queue that takes them: good records in files (a gap where the bad one was), the
     // trailing bad record recorded as done on close.
-    let queue = Arc::new(MemoryQueue {
-        letters: Default::default(),
-        refuse: false,
-    });
+    let queue = MemoryQueue::new(false);
     let s = tolerant(settings(d.path(), 2, None), queue.clone());
     let (mut w, _) = PartitionWriter::open(s.clone(), tp.clone()).await.unwrap();
     w.write(b).await.unwrap();
@@ -375,10 +378,7 @@ async fn a_schema_the_format_cannot_hold_stops_the_task_naming_the_record() {
 #[tokio::test]
 async fn a_schema_the_format_cannot_hold_sends_its_records_to_the_dead_letter_queue() {
     let d = tempfile::tempdir().unwrap();
-    let queue = Arc::new(MemoryQueue {
-        letters: Default::default(),
-        refuse: false,
-    });
+    let queue = MemoryQueue::new(false);
     let s = tolerant(parquet(settings(d.path(), 100, None)), queue.clone());
     let (mut w, _) = PartitionWriter::open(s, TopicPartition::new("t", 0))
         .await
@@ -548,10 +548,7 @@ async fn a_key_that_does_not_convert_fails_its_record_before_its_value_is_read()
 
     // errors.tolerance=all: both become KEY_CONVERTER dead letters; the rest is written.
     let d = tempfile::tempdir().unwrap();
-    let queue = Arc::new(MemoryQueue {
-        letters: Default::default(),
-        refuse: false,
-    });
+    let queue = MemoryQueue::new(false);
     let s = tolerant(with_json_keys(settings(d.path(), 3, None)), queue.clone());
     let (mut w, _) = PartitionWriter::open(s, TopicPartition::new("t", 0))
         .await

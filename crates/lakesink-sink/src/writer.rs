@@ -80,7 +80,6 @@ struct OpenFile {
     /// Encoded bytes not sent to storage yet, in order: large pieces (Parquet row groups)
     /// as they came, small ones (Avro blocks, lines) gathered.
     pending: Vec<Vec<u8>>,
-    pending_len: usize,
     stored_bytes: u64,
     /// Rows not encoded yet (see [`COALESCE_ROWS`]).
     staged: Vec<RecordBatch>,
@@ -91,7 +90,7 @@ struct OpenFile {
 impl OpenFile {
     /// Bytes held in memory.
     fn buffered(&self) -> u64 {
-        (self.format.buffered_bytes() + self.pending_len + self.staged_bytes) as u64
+        (self.format.buffered_bytes() + self.pending_len() + self.staged_bytes) as u64
     }
 
     /// Encodes the staged rows in one call.
@@ -167,7 +166,7 @@ impl OpenFile {
         self.records += rows as u64;
         let ready = self.format.take_ready();
         self.append_pending(ready);
-        if self.pending_len >= STORAGE_WRITE_BYTES {
+        if self.pending_len() >= STORAGE_WRITE_BYTES {
             self.push(store, false).await?;
         }
         Ok(())
@@ -179,7 +178,6 @@ impl OpenFile {
         if bytes.is_empty() {
             return;
         }
-        self.pending_len += bytes.len();
         match self.pending.last_mut() {
             Some(last) if bytes.len() < GATHER_BYTES && last.len() < STORAGE_WRITE_BYTES => {
                 last.extend_from_slice(&bytes)
@@ -188,14 +186,18 @@ impl OpenFile {
         }
     }
 
+    fn pending_len(&self) -> usize {
+        self.pending.iter().map(Vec::len).sum()
+    }
+
     /// Sends the pending bytes to storage, creating the temp file on first use. `last`: these
     /// are the file's last bytes (so a file created now is written in one go).
     async fn push(&mut self, store: &Store, last: bool) -> Result<(), SinkError> {
         if self.pending.is_empty() {
             return Ok(());
         }
+        let len = self.pending_len() as u64;
         let chunks = std::mem::take(&mut self.pending);
-        let len = std::mem::take(&mut self.pending_len) as u64;
         self.stored_bytes += len;
         let size = last.then_some(len);
         let storage = match &mut self.storage {
@@ -245,7 +247,7 @@ impl OpenFile {
             start_offset: self.start_offset,
             end_offset: self.end_offset,
             records: self.records,
-            bytes: self.stored_bytes + self.pending_len as u64,
+            bytes: self.stored_bytes + self.pending_len() as u64,
         })
     }
 
@@ -1003,7 +1005,6 @@ impl PartitionWriter {
             opened_seq: self.opened,
             next_scheduled,
             pending: Vec::new(),
-            pending_len: 0,
             stored_bytes: 0,
             staged: Vec::new(),
             staged_rows: 0,

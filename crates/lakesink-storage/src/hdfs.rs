@@ -180,16 +180,7 @@ impl HdfsStore {
     }
 
     pub async fn read(&self, rel: &str) -> Result<Bytes> {
-        let path = self.abs(rel);
-        let reader = self
-            .client
-            .read(&path)
-            .await
-            .map_err(|e| classify("open", &path, e))?;
-        reader
-            .read_range(0, reader.file_length())
-            .await
-            .map_err(|e| classify("read", &path, e))
+        self.read_part(rel, u64::MAX, false).await
     }
 
     pub async fn read_part(&self, rel: &str, max: u64, from_end: bool) -> Result<Bytes> {

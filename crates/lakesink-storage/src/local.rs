@@ -154,13 +154,7 @@ impl LocalStore {
     }
 
     pub async fn read(&self, rel: &str) -> Result<Bytes> {
-        let path = self.abs(rel);
-        blocking(move || {
-            std::fs::read(&path)
-                .map(Bytes::from)
-                .map_err(|e| io_err("read", &path, e))
-        })
-        .await
+        self.read_part(rel, u64::MAX, false).await
     }
 
     pub async fn read_part(&self, rel: &str, max: u64, from_end: bool) -> Result<Bytes> {
