@@ -146,3 +146,20 @@ def test_frozen_worker_is_fenced(kafka, hdfs, hdfs_url, lakesink_bin, workdir):
     # it learns it lost its partitions and its commit attempt is fenced by b.
     assert "stops writing" in log, log[-3000:]
     assert "fenced" in log, log[-3000:]
+
+
+def test_stop_during_start_up_is_graceful(kafka, hdfs_url, lakesink_bin, workdir):
+    """A SIGTERM that arrives while the connector is still starting stops the process cleanly
+    (exit 0, "stopped"), not by the signal's default action."""
+    topic, root = unique("early-stop"), f"/{unique('lake')}"
+    create_topic(kafka, topic, PARTITIONS)
+    connector = connector_props(unique("early-stop"), topic, hdfs_url, root, flush__size=10,
+                                format__class="JsonFormat")
+    for attempt in range(3):
+        sink = Lakesink(lakesink_bin, workdir, worker_props(kafka, schemas=False), connector,
+                        name=f"early-{attempt}")
+        deadline = time.time() + 30
+        while "starting connector" not in sink.output() and sink.alive() and time.time() < deadline:
+            time.sleep(0.002)
+        assert sink.stop() == 0, sink.output()[-3000:]
+        assert "stopped" in sink.output(), sink.output()[-3000:]

@@ -13,6 +13,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 mod dead_letters;
+mod shutdown;
 mod standalone;
 
 #[derive(Parser)]
@@ -113,22 +114,9 @@ fn run_registry(path: &Path) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let signals = shutdown::StopSignals::install(&runtime)?;
     runtime.block_on(async {
-        let shutdown = async {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::warn!("cannot listen for SIGTERM: {e}");
-                        let _ = tokio::signal::ctrl_c().await;
-                        return;
-                    }
-                };
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        };
+        let shutdown = signals.recv();
         lakesink_registry::server::serve(config, shutdown)
             .await
             .context("schema registry")

@@ -16,6 +16,7 @@ use lakesink_sink::task::{SharedStatus, TaskEvent, TaskStatus, run_task};
 use lakesink_sink::{Budget, SinkSettings};
 
 use crate::dead_letters::{DeadLetterProducer, TaskDeadLetters};
+use crate::shutdown::StopSignals;
 use lakesink_source::{Assigned, KafkaSource, PartitionHandler, SourceConfig, StartAt};
 use lakesink_storage::Store;
 use tokio::sync::{mpsc, oneshot};
@@ -36,7 +37,8 @@ pub fn run(connectors: Vec<Loaded>) -> Result<()> {
         .build()
         .context("starting the async runtime")?;
     let stop = Arc::new(AtomicBool::new(false));
-    runtime.spawn(wait_for_signal(stop.clone()));
+    let signals = StopSignals::install(&runtime)?;
+    runtime.spawn(stop_on_signal(signals, stop.clone()));
 
     let mut threads = Vec::new();
     let mut budgets = Vec::new();
@@ -132,24 +134,8 @@ pub fn run(connectors: Vec<Loaded>) -> Result<()> {
     }
 }
 
-async fn wait_for_signal(stop: Arc<AtomicBool>) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
-            tracing::warn!("cannot install signal handlers; stop with SIGKILL");
-            return;
-        };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+async fn stop_on_signal(signals: StopSignals, stop: Arc<AtomicBool>) {
+    signals.recv().await;
     tracing::info!("stopping: committing open files");
     stop.store(true, Ordering::SeqCst);
 }
