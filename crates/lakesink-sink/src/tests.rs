@@ -783,6 +783,47 @@ async fn memory_limit_commits_small_files_early() {
 }
 
 #[tokio::test]
+async fn a_file_sealed_at_its_flush_size_does_not_make_the_next_one_commit_early() {
+    // What a full file of 1,000 records holds, measured on a writer without a limit.
+    let calibration = tempfile::tempdir().unwrap();
+    let unlimited = Budget::new(1000, 1 << 30, 8);
+    let s = settings_with(
+        calibration.path(),
+        Partitioner::Default,
+        rotation(1_000_000, None),
+        unlimited.clone(),
+    );
+    let (mut w, _) = PartitionWriter::open(s, TopicPartition::new("t", 0))
+        .await
+        .unwrap();
+    w.write(batch(0..1000, SCHEMA_1, |_| 0)).await.unwrap();
+    let full_file = unlimited.buffered_bytes();
+    assert!(full_file > 0);
+    drop(w);
+
+    // A limit just above one full file: a batch that fills a file and starts the next holds
+    // both for a moment, the sealed one until this batch's commit. That commit frees it; the
+    // new file, far below the limit on its own, must not be committed early for it.
+    let d = tempfile::tempdir().unwrap();
+    let budget = Budget::new(1000, full_file + full_file / 20, 8);
+    let s = settings_with(d.path(), Partitioner::Default, rotation(1000, None), budget);
+    let (mut w, _) = PartitionWriter::open(s, TopicPartition::new("t", 0))
+        .await
+        .unwrap();
+    w.write(batch(0..1100, SCHEMA_1, |_| 0)).await.unwrap();
+    w.settle().await.unwrap();
+    w.write(batch(1100..2000, SCHEMA_1, |_| 0)).await.unwrap();
+    w.settle().await.unwrap();
+    assert_eq!(
+        committed(d.path()),
+        vec![
+            "t+0+0000000000+0000000999.json",
+            "t+0+0000001000+0000001999.json"
+        ]
+    );
+}
+
+#[tokio::test]
 async fn size_rotation_makes_files_near_the_target() {
     let d = tempfile::tempdir().unwrap();
     let mut r = rotation(1_000_000, None);

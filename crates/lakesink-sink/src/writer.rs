@@ -1038,15 +1038,17 @@ impl PartitionWriter {
         let mut excess = self.share.excess();
         // Sealed files go away with this batch's commit anyway, and the files of the commit
         // under way as soon as it ends: committing other files early for them would only
-        // make small files.
+        // make small files (a batch that fills a file to its flush size and starts the next
+        // one would otherwise commit the new file with its first few records).
         let (committing_files, committing_bytes) = self
             .committing
             .as_ref()
             .map_or((0, 0), |c| (c.files, c.bytes));
+        let sealed_bytes: u64 = self.sealed.iter().map(|(_, f)| f.buffered()).sum();
         excess.files = excess
             .files
             .saturating_sub(self.sealed.len() + committing_files);
-        excess.bytes = excess.bytes.saturating_sub(committing_bytes);
+        excess.bytes = excess.bytes.saturating_sub(sealed_bytes + committing_bytes);
         if excess.files == 0 && excess.bytes == 0 {
             return Ok(());
         }
