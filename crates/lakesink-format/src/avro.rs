@@ -25,7 +25,7 @@ use lakesink_config::AvroCodec;
 use lakesink_convert::{ConnectType, ValueKind, ValueSchema};
 use serde_json::Value;
 
-use crate::{FileFormatWriter, FormatError, FormatOptions, decimal_bytes};
+use crate::{FileFormatWriter, FormatError, FormatOptions, Pieces, decimal_bytes, pieces_of};
 
 /// Blocks are cut once their uncompressed size reaches this (Avro's Java writer uses 64 KiB
 /// by default; larger blocks compress better and cost little memory).
@@ -1021,20 +1021,20 @@ impl FileFormatWriter for AvroWriter {
         Ok(())
     }
 
-    fn take_ready(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.ready)
+    fn take_ready(&mut self) -> Pieces {
+        pieces_of(std::mem::take(&mut self.ready))
     }
 
     fn buffered_bytes(&self) -> usize {
         self.block.len() + self.ready.len()
     }
 
-    fn finish(mut self: Box<Self>) -> Result<Vec<u8>, FormatError> {
+    fn finish(mut self: Box<Self>) -> Result<Pieces, FormatError> {
         if self.block_rows > 0 {
             let (len, rows) = (self.block.len(), self.block_rows);
             self.emit_range(0, len, rows)?;
         }
-        Ok(std::mem::take(&mut self.ready))
+        Ok(pieces_of(std::mem::take(&mut self.ready)))
     }
 }
 
@@ -1079,9 +1079,9 @@ mod tests {
         for b in batches {
             w.write(b).unwrap();
             assert!(w.buffered_bytes() > 0);
-            file.extend(w.take_ready());
+            file.extend(w.take_ready().concat());
         }
-        file.extend(w.finish().unwrap());
+        file.extend(w.finish().unwrap().concat());
         file
     }
 
@@ -1284,7 +1284,7 @@ mod tests {
         let (schema, _) = everything();
         for codec in CODECS {
             let w = new_writer(&opts(codec), &schema).unwrap();
-            let file = w.finish().unwrap();
+            let file = w.finish().unwrap().concat();
             assert_eq!(parse_container(&file).1, vec![]);
             assert!(read_all(&file).is_empty());
         }
@@ -1366,8 +1366,8 @@ mod tests {
             err.to_string().contains("expected 25 columns, found 1"),
             "{err}"
         );
-        let mut file = w.take_ready();
-        file.extend(w.finish().unwrap());
+        let mut file = w.take_ready().concat();
+        file.extend(w.finish().unwrap().concat());
         assert_eq!(read_all(&file).len(), 3);
     }
 
@@ -1463,8 +1463,8 @@ mod tests {
             assert!(w.takes_datums());
             w.write_datums(&[&datums[0], &datums[1]]).unwrap();
             w.write(&encoded).unwrap();
-            let mut file = w.take_ready();
-            file.extend(w.finish().unwrap());
+            let mut file = w.take_ready().concat();
+            file.extend(w.finish().unwrap().concat());
             let reader = apache_avro::Reader::new(&file[..]).unwrap();
             // The header holds the writer schema verbatim.
             assert_eq!(reader.writer_schema(), &avro);
@@ -1532,7 +1532,7 @@ mod tests {
     /// The `avro.schema` of an empty file of `schema`, as JSON.
     fn file_schema_json(schema: &Arc<ValueSchema>, o: &FormatOptions) -> Value {
         let w = new_writer(o, schema).unwrap();
-        let file = w.finish().unwrap();
+        let file = w.finish().unwrap().concat();
         let (meta, _) = parse_container(&file);
         serde_json::from_slice(&meta["avro.schema"]).unwrap()
     }

@@ -169,8 +169,8 @@ mod tests {
         };
         let mut w: Box<dyn FileFormatWriter> = new_writer(&opts, &schema).unwrap();
         w.write(&batch).unwrap();
-        let mut file = w.take_ready();
-        file.extend(w.finish().unwrap());
+        let mut file = w.take_ready().concat();
+        file.extend(w.finish().unwrap().concat());
         (file, schema.avro_schema().unwrap().to_string())
     }
 

@@ -80,6 +80,19 @@ pub enum FormatError {
     Parquet(#[from] parquet::errors::ParquetError),
 }
 
+/// Encoded bytes of a file in the order they go into it, as a list of pieces (none empty):
+/// a Parquet row group of tens of megabytes stays in pieces instead of one buffer.
+pub type Pieces = Vec<Vec<u8>>;
+
+/// The pieces of one buffer: none when it is empty.
+pub(crate) fn pieces_of(bytes: Vec<u8>) -> Pieces {
+    if bytes.is_empty() {
+        Vec::new()
+    } else {
+        vec![bytes]
+    }
+}
+
 /// Writes the bytes of one output file.
 pub trait FileFormatWriter: Send {
     /// Appends all rows of `batch` (its schema is `schema.arrow`). On error no row of the
@@ -99,7 +112,7 @@ pub trait FileFormatWriter: Send {
         })
     }
     /// Removes and returns the bytes that are complete and can be written to the file now.
-    fn take_ready(&mut self) -> Vec<u8>;
+    fn take_ready(&mut self) -> Pieces;
     /// Bytes held in memory (buffered rows/row group + ready bytes), for memory accounting.
     fn buffered_bytes(&self) -> usize;
     /// Moves what is buffered into the ready bytes, to free memory before the file ends
@@ -109,7 +122,7 @@ pub trait FileFormatWriter: Send {
         Ok(())
     }
     /// Ends the file and returns its remaining bytes (e.g. last Avro block, Parquet footer).
-    fn finish(self: Box<Self>) -> Result<Vec<u8>, FormatError>;
+    fn finish(self: Box<Self>) -> Result<Pieces, FormatError>;
 }
 
 /// A writer for one new file of `schema`'s values.

@@ -7,7 +7,7 @@ use arrow_array::{Array, RecordBatch, StringArray, cast::AsArray};
 use lakesink_convert::{ConnectType, ValueKind, ValueSchema};
 
 use crate::json::{self, Node};
-use crate::{FileFormatWriter, FormatError};
+use crate::{FileFormatWriter, FormatError, Pieces, pieces_of};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Style {
@@ -164,17 +164,17 @@ impl FileFormatWriter for LineWriter {
         result
     }
 
-    fn take_ready(&mut self) -> Vec<u8> {
+    fn take_ready(&mut self) -> Pieces {
         // Every byte is part of a complete line; the caller decides how much to gather.
-        std::mem::take(&mut self.out)
+        pieces_of(std::mem::take(&mut self.out))
     }
 
     fn buffered_bytes(&self) -> usize {
         self.out.len()
     }
 
-    fn finish(self: Box<Self>) -> Result<Vec<u8>, FormatError> {
-        Ok(self.out)
+    fn finish(self: Box<Self>) -> Result<Pieces, FormatError> {
+        Ok(pieces_of(self.out))
     }
 }
 
@@ -201,10 +201,10 @@ mod tests {
         for b in batches {
             w.write(b).unwrap();
             assert_eq!(w.buffered_bytes() > 0, b.num_rows() > 0);
-            file.extend(w.take_ready());
+            file.extend(w.take_ready().concat());
             assert_eq!(w.buffered_bytes(), 0);
         }
-        file.extend(w.finish().unwrap());
+        file.extend(w.finish().unwrap().concat());
         file
     }
 

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use lakesink_commit::{CommitError, FileCommit, PartitionLog, Recovery, TempNames};
 use lakesink_config::{Compatibility, Rotation};
 use lakesink_convert::{Converted, ValueConverter, ValueKind, ValueSchema};
-use lakesink_format::{FileFormatWriter, FileSchema, FormatError, SchemaPlace, new_writer};
+use lakesink_format::{FileFormatWriter, FileSchema, FormatError, Pieces, SchemaPlace, new_writer};
 use lakesink_partition::PartitionInput;
 use lakesink_record::{RawBatch, TopicPartition};
 use lakesink_storage::{FileWriter, Store};
@@ -172,17 +172,20 @@ impl OpenFile {
         Ok(())
     }
 
-    /// Adds encoded bytes to those waiting for storage. A Parquet row group can be tens of
-    /// megabytes: large pieces are kept as they are rather than copied onto the others.
-    fn append_pending(&mut self, bytes: Vec<u8>) {
-        if bytes.is_empty() {
-            return;
-        }
-        match self.pending.last_mut() {
-            Some(last) if bytes.len() < GATHER_BYTES && last.len() < STORAGE_WRITE_BYTES => {
-                last.extend_from_slice(&bytes)
+    /// Adds encoded bytes to those waiting for storage. Large pieces (a Parquet row group
+    /// comes in pieces of a megabyte) are kept as they are rather than copied onto the others.
+    fn append_pending(&mut self, pieces: Pieces) {
+        for bytes in pieces {
+            if bytes.is_empty() {
+                continue;
             }
-            _ => self.pending.push(bytes),
+            match self.pending.last_mut() {
+                // Onto a small piece only: growing a full one would copy it.
+                Some(last) if bytes.len() < GATHER_BYTES && last.len() < GATHER_BYTES => {
+                    last.extend_from_slice(&bytes)
+                }
+                _ => self.pending.push(bytes),
+            }
         }
     }
 
@@ -281,13 +284,13 @@ impl FileFormatWriter for Finished {
     fn write(&mut self, _: &RecordBatch) -> Result<(), lakesink_format::FormatError> {
         Ok(())
     }
-    fn take_ready(&mut self) -> Vec<u8> {
+    fn take_ready(&mut self) -> Pieces {
         Vec::new()
     }
     fn buffered_bytes(&self) -> usize {
         0
     }
-    fn finish(self: Box<Self>) -> Result<Vec<u8>, lakesink_format::FormatError> {
+    fn finish(self: Box<Self>) -> Result<Pieces, lakesink_format::FormatError> {
         Ok(Vec::new())
     }
 }
