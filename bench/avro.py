@@ -26,9 +26,9 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
-from hdfs_native import Client
 
-from drain import COMMITTED, print_table, produce_values, run_lakesink, run_raw
+from drain import (COMMITTED, add_store_arguments, print_table, produce_values, run_lakesink, run_raw, store,
+                   warm_up)
 
 # 20 fields: a nested record, an array, a map, enums, nullable unions, the logical types
 # decimal (bytes), date and timestamp-millis, and a padding string last (see padded_values).
@@ -206,13 +206,13 @@ def main():
     ap.add_argument("--distinct", type=int, default=500, help="orders serialized with AvroSerializer")
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--formats", default="parquet,avro")
+    add_store_arguments(ap)
     args = ap.parse_args()
     if args.records % (args.partitions * args.flush_size):
         # The drain ends when the last flush.size file is committed.
         ap.error("--records must be a multiple of --partitions x --flush-size")
     bootstrap, hdfs_url = os.environ["LAKESINK_KAFKA"], os.environ["LAKESINK_HDFS"]
     lakesink_bin, raw_bin = os.environ["LAKESINK_BIN"], os.environ["RAW_CONSUME_BIN"]
-    hdfs = Client(hdfs_url)
     topic = f"bench-avro-{uuid.uuid4().hex[:8]}"
     admin = AdminClient({"bootstrap.servers": bootstrap})  # must outlive the future
     admin.create_topics([NewTopic(topic, num_partitions=args.partitions, replication_factor=1)])[topic].result(30)
@@ -227,23 +227,28 @@ def main():
             raw_runs = [run_raw(raw_bin, bootstrap, topic, args.records)]
             values = {"value.converter": "io.confluent.connect.avro.AvroConverter",
                       "value.converter.schema.registry.url": url}
+            fs, store_url = store(args.store, hdfs_url, workdir)
+            formats = args.formats.split(",")
+            if args.warm_up:
+                warm_up(lakesink_bin, bootstrap, store_url, fs, topic, args.records, formats[0], args.flush_size,
+                        workdir, values)
             results = []
-            for fmt in args.formats.split(","):
-                results.append((fmt, run_lakesink(lakesink_bin, bootstrap, hdfs_url, hdfs, topic, args.records, fmt,
+            for fmt in formats:
+                results.append((fmt, run_lakesink(lakesink_bin, bootstrap, store_url, fs, topic, args.records, fmt,
                                                   args.flush_size, workdir, values)))
                 raw_runs.append(run_raw(raw_bin, bootstrap, topic, args.records))
         finally:
             registry.send_signal(signal.SIGTERM)
             registry.wait(30)
-    print_table(raw_runs, [("lakesink avro->" + fmt, r) for fmt, r in results], args.records, value_len, 24)
-    print()
-    for fmt, r in results:
-        rows, types = check_files(hdfs, r["base"], args.records, fmt)
-        print(f"{fmt}: {r['files']} files, {r['file_bytes'] / 2**20:.0f} MiB, {rows} rows (expected "
-              f"{args.records}); " + ", ".join(f"{k} {v}" for k, v in types.items()))
+        print_table(raw_runs, [("lakesink avro->" + fmt, r) for fmt, r in results], args.records, value_len, 24)
+        print()
+        for fmt, r in results:
+            rows, types = check_files(fs, r["base"], args.records, fmt)
+            print(f"{fmt}: {r['files']} files, {r['file_bytes'] / 2**20:.0f} MiB, {rows} rows (expected "
+                  f"{args.records}); " + ", ".join(f"{k} {v}" for k, v in types.items()))
     print("(raw runs: " + ", ".join("%.2f s" % x["seconds"] for x in raw_runs) + "; lakesink time includes "
           "process start, group join, recovery and the writer schema fetch, and ends when the last file is "
-          "committed in HDFS)")
+          f"committed in {args.store})")
 
 
 if __name__ == "__main__":

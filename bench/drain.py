@@ -1,5 +1,5 @@
-"""Drain benchmark: Lakesink's end-to-end rate from Kafka into HDFS, as a ratio to a raw
-rdkafka consumer reading the same topic in the same run.
+"""Drain benchmark: Lakesink's end-to-end rate from Kafka into HDFS (or the local file
+system), as a ratio to a raw rdkafka consumer reading the same topic in the same run.
 
 Run by bench/run (which starts the test bed and builds release binaries); see bench/README.md.
 """
@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -16,6 +17,8 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from hdfs_native import Client
 
+# How often a run's committed files are listed to see whether it is done.
+POLL_SECONDS = 0.05
 COMMITTED = re.compile(r"^.+\+(\d+)\+(\d+)\+(\d+)(\.\w+)?$")
 # The worker's value converter: JSON values with a schema envelope.
 JSON_VALUES = {"value.converter": "org.apache.kafka.connect.json.JsonConverter",
@@ -74,6 +77,72 @@ def produce(bootstrap, topic, n, partitions, record_bytes):
     return produce_values(bootstrap, topic, n, partitions, value_of)
 
 
+class Entry:
+    def __init__(self, path, isdir, length):
+        self.path, self.isdir, self.length = path, isdir, length
+
+
+class LocalFs:
+    """The few calls of hdfs_native's Client the benchmarks make, on the local file system
+    (the `file://` store), so one run can compare storing into HDFS with storing locally."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def list_status(self, path):
+        full = self.root + path
+        if not os.path.isdir(full):
+            raise FileNotFoundError(path)
+        return [Entry(f"{path}/{e.name}", e.is_dir(), 0 if e.is_dir() else e.stat().st_size)
+                for e in os.scandir(full)]
+
+    def read(self, path):
+        return open(self.root + path, "rb")
+
+    def delete(self, path, recursive=False):
+        shutil.rmtree(self.root + path, ignore_errors=True)
+
+
+def store(kind, hdfs_url, scratch):
+    """(client, URL prefix) of the store the runs write to: HDFS, or a local directory."""
+    if kind == "hdfs":
+        return Client(hdfs_url), hdfs_url
+    root = os.path.join(scratch, "lake")
+    os.makedirs(root, exist_ok=True)
+    return LocalFs(root), f"file://{root}"
+
+
+def daemon_pids():
+    """The test bed's JVMs on this machine by role: the broker, the NameNode, the DataNode."""
+    pids = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if not cmd.split(b"\0", 1)[0].endswith(b"java"):
+            continue
+        for role, marker in (("datanode", b"datanode.DataNode"), ("namenode", b"namenode.NameNode"),
+                             ("broker", b"kafka.Kafka")):
+            if marker in cmd:
+                pids[role] = int(entry.name)
+    return pids
+
+
+def daemons_cpu(pids):
+    """CPU seconds used so far by each of `pids` (role -> pid); a daemon gone counts 0."""
+    out = {}
+    for role, pid in pids.items():
+        try:
+            out[role] = cpu_seconds(pid)
+        except OSError:
+            out[role] = 0.0
+    return out
+
+
 def covered_records(hdfs, base):
     total = 0
     try:
@@ -115,8 +184,13 @@ def cpu_seconds(pid):
 
 
 def run_raw(raw_bin, bootstrap, topic, n):
+    daemons = daemon_pids()
+    before = daemons_cpu(daemons)
     out = subprocess.run([raw_bin, bootstrap, topic, str(n)], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    after = daemons_cpu(daemons)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["daemons_cpu"] = {r: after[r] - before[r] for r in daemons}
+    return result
 
 
 def write_configs(workdir, bootstrap, name, topic, store_url, settings, values=JSON_VALUES):
@@ -140,13 +214,17 @@ def write_configs(workdir, bootstrap, name, topic, store_url, settings, values=J
 
 def run_lakesink(lakesink_bin, bootstrap, hdfs_url, hdfs, topic, n, fmt, flush_size, workdir, values=JSON_VALUES):
     """Runs `lakesink standalone` until files covering `n` records are committed; `values` are
-    the worker's value converter settings (see write_configs)."""
+    the worker's value converter settings (see write_configs). `hdfs_url` and `hdfs` are the
+    store's URL prefix and client (HDFS, or LocalFs for `file://`). Also measures the CPU the
+    test bed's daemons used meanwhile: they share the machine's cores with Lakesink."""
     root = f"/bench-{uuid.uuid4().hex[:8]}"
     name = f"bench-{fmt}-{uuid.uuid4().hex[:6]}"
     worker, connector = write_configs(workdir, bootstrap, name, topic, f"{hdfs_url}{root}",
                                       {"flush.size": flush_size, "format.class": fmt}, values)
     log = open(os.path.join(workdir, f"{name}.log"), "wb")
     env = dict(os.environ, LAKESINK_LOG="warn")
+    daemons = daemon_pids()
+    daemons_before = daemons_cpu(daemons)
     t0 = time.time()
     proc = subprocess.Popen([lakesink_bin, "standalone", worker, connector], stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"{root}/topics/{topic}"
@@ -155,32 +233,56 @@ def run_lakesink(lakesink_bin, bootstrap, hdfs_url, hdfs, topic, n, fmt, flush_s
             raise SystemExit(f"lakesink exited early; see {log.name}")
         if time.time() - t0 > 1800:
             raise SystemExit("lakesink did not drain the topic in 30 minutes")
-        time.sleep(0.25)
+        time.sleep(POLL_SECONDS)
     seconds = time.time() - t0
     rss = peak_rss_kib(proc.pid)
     cpu = cpu_seconds(proc.pid)
+    daemons_after = daemons_cpu(daemons)
     proc.terminate()
     proc.wait(60)
     files, size = files_and_bytes(hdfs, base)
-    return {"seconds": seconds, "cpu_seconds": cpu, "peak_rss_kib": rss, "files": files, "file_bytes": size, "base": base}
+    return {"seconds": seconds, "cpu_seconds": cpu, "peak_rss_kib": rss, "files": files, "file_bytes": size,
+            "base": base, "daemons_cpu": {r: daemons_after[r] - daemons_before[r] for r in daemons}}
+
+
+def warm_up(lakesink_bin, bootstrap, hdfs_url, hdfs, topic, n, fmt, flush_size, workdir, values=JSON_VALUES):
+    """An untimed run whose files are deleted: a test bed's JVMs compile their write paths
+    just in time, which cost the first run into a fresh DataNode over a CPU second on these two
+    cores; a production DataNode is long warm."""
+    r = run_lakesink(lakesink_bin, bootstrap, hdfs_url, hdfs, topic, n, fmt, flush_size, workdir, values)
+    hdfs.delete(r["base"].split("/topics/")[0], True)
+    print(f"warm-up run: {r['seconds']:.2f} s (not counted)", flush=True)
+
+
+def add_store_arguments(ap):
+    ap.add_argument("--store", choices=("hdfs", "file"), default="hdfs",
+                    help="write into the test bed's HDFS or into a local directory (file://)")
+    ap.add_argument("--no-warm-up", dest="warm_up", action="store_false",
+                    help="skip the untimed first run that warms the test bed's JVMs")
 
 
 def print_table(raw_runs, results, records, value_len, width):
     """Prints the baseline (the fastest of `raw_runs`: conservative ratios) and each of
     `results` ([(label, run_lakesink result)]): time, rates, peak RSS, files, the drain
-    ratio, CPU seconds and the CPU ratio."""
+    ratio, CPU seconds, the CPU ratio, and the CPU the test bed's daemons (broker, NameNode,
+    DataNode) used during the run on the same cores; then each run's daemons one by one."""
     raw = min(raw_runs, key=lambda r: r["seconds"])
     mb = records * value_len / 1e6
     raw_rate = records / raw["seconds"]
     print(f"\n{'run':<{width}}{'seconds':>9}{'records/s':>12}{'MB/s':>9}{'peak RSS MiB':>14}{'files':>7}{'ratio':>7}"
-          f"{'CPU s':>7}{'CPU ratio':>10}")
+          f"{'CPU s':>7}{'CPU ratio':>10}{'bed CPU s':>10}")
     print(f"{'raw rdkafka':<{width}}{raw['seconds']:>9.2f}{raw_rate:>12,.0f}{mb / raw['seconds']:>9.1f}"
-          f"{raw['peak_rss_kib'] / 1024:>14.0f}{'':>7}{1.0:>7.2f}{raw['cpu_seconds']:>7.2f}{1.0:>10.2f}")
+          f"{raw['peak_rss_kib'] / 1024:>14.0f}{'':>7}{1.0:>7.2f}{raw['cpu_seconds']:>7.2f}{1.0:>10.2f}"
+          f"{sum(raw['daemons_cpu'].values()):>10.2f}")
     for label, r in results:
         rate = records / r["seconds"]
         print(f"{label:<{width}}{r['seconds']:>9.2f}{rate:>12,.0f}{mb / r['seconds']:>9.1f}"
               f"{r['peak_rss_kib'] / 1024:>14.0f}{r['files']:>7}{rate / raw_rate:>7.2f}"
-              f"{r['cpu_seconds']:>7.2f}{raw['cpu_seconds'] / r['cpu_seconds']:>10.2f}")
+              f"{r['cpu_seconds']:>7.2f}{raw['cpu_seconds'] / r['cpu_seconds']:>10.2f}"
+              f"{sum(r['daemons_cpu'].values()):>10.2f}")
+    print("\nbed CPU s by daemon: " + "; ".join(
+        f"{label}: " + ", ".join(f"{role} {cpu:.2f}" for role, cpu in sorted(r["daemons_cpu"].items()))
+        for label, r in [("raw rdkafka", raw)] + results))
 
 
 def main():
@@ -190,13 +292,13 @@ def main():
     ap.add_argument("--record-bytes", type=int, default=1024)
     ap.add_argument("--flush-size", type=int, default=100_000)
     ap.add_argument("--formats", default="json,parquet")
+    add_store_arguments(ap)
     args = ap.parse_args()
     if args.records % (args.partitions * args.flush_size):
         # The drain ends when the last flush.size file is committed.
         ap.error("--records must be a multiple of --partitions x --flush-size")
     bootstrap, hdfs_url = os.environ["LAKESINK_KAFKA"], os.environ["LAKESINK_HDFS"]
     lakesink_bin, raw_bin = os.environ["LAKESINK_BIN"], os.environ["RAW_CONSUME_BIN"]
-    hdfs = Client(hdfs_url)
     topic = f"bench-{uuid.uuid4().hex[:8]}"
     admin = AdminClient({"bootstrap.servers": bootstrap})  # must outlive the future
     admin.create_topics([NewTopic(topic, num_partitions=args.partitions, replication_factor=1)])[topic].result(30)
@@ -205,14 +307,18 @@ def main():
     results = []
     raw_runs = [run_raw(raw_bin, bootstrap, topic, args.records)]
     with tempfile.TemporaryDirectory(prefix="lakesink-bench-") as workdir:
-        for fmt in args.formats.split(","):
-            r = run_lakesink(lakesink_bin, bootstrap, hdfs_url, hdfs, topic, args.records, fmt, args.flush_size, workdir)
+        fs, store_url = store(args.store, hdfs_url, workdir)
+        formats = args.formats.split(",")
+        if args.warm_up:
+            warm_up(lakesink_bin, bootstrap, store_url, fs, topic, args.records, formats[0], args.flush_size, workdir)
+        for fmt in formats:
+            r = run_lakesink(lakesink_bin, bootstrap, store_url, fs, topic, args.records, fmt, args.flush_size, workdir)
             results.append((fmt, r))
     raw_runs.append(run_raw(raw_bin, bootstrap, topic, args.records))
     print_table(raw_runs, [("lakesink " + fmt, r) for fmt, r in results], args.records, value_len, 16)
     raw_times = ", ".join("%.2f s" % r["seconds"] for r in raw_runs)
     print(f"\n(raw runs: {raw_times}; lakesink time includes process start, "
-          "group join and recovery, and ends when the last file is committed in HDFS)")
+          f"group join and recovery, and ends when the last file is committed in {args.store})")
 
 
 if __name__ == "__main__":
