@@ -260,9 +260,11 @@ fn cached_watermarks(
 pub struct KafkaSource {
     consumer: BaseConsumer<Context>,
     config: SourceConfig,
-    /// Records and bytes of each partition's last batch: the next one starts with that
-    /// room, so that its buffers are not grown by doubling (copying megabytes and holding
-    /// up to twice what they need).
+    /// Records and bytes of each partition's recent batches (the largest, decaying by a
+    /// quarter per batch): the next one starts with that room, so that its buffers are not
+    /// grown by doubling (copying megabytes and holding up to twice what they need). A
+    /// partition's share of a poll varies from batch to batch; sizing by the last one alone
+    /// left every larger batch to grow.
     batch_sizes: std::sync::Mutex<HashMap<TopicPartition, (usize, usize)>>,
 }
 
@@ -363,7 +365,7 @@ impl KafkaSource {
                 None => {
                     let tp = TopicPartition::new(topic, partition);
                     // Small to start (with many partitions most batches are small, and a
-                    // megabyte each would add up), or a little more than the last batch.
+                    // megabyte each would add up), or a little more than recent batches.
                     let (records, bytes) =
                         last_sizes.get(&tp).map_or((256, 64 << 10), |&(r, b)| {
                             (r + r / 8, (b + b / 8).min(self.config.max_batch_bytes))
@@ -399,7 +401,14 @@ impl KafkaSource {
             if let Some(last) = batch.last_offset() {
                 context.set_position(tp, last + 1);
             }
-            last_sizes.insert(tp.clone(), (batch.len(), batch.data_len()));
+            let (records, bytes) = last_sizes.get(tp).copied().unwrap_or_default();
+            last_sizes.insert(
+                tp.clone(),
+                (
+                    batch.len().max(records - records / 4),
+                    batch.data_len().max(bytes - bytes / 4),
+                ),
+            );
         }
         Ok(batches)
     }
