@@ -18,7 +18,9 @@ fn bed(var: &str) -> String {
 }
 
 fn python(script: &str, args: &[&str]) -> serde_json::Value {
-    let path = format!("{}/../../tests/tools/{script}", env!("CARGO_MANIFEST_DIR"));
+    // Relative to the package root, where `cargo test` runs tests (not a path compiled in:
+    // a shared target directory can hand this binary to another checkout).
+    let path = format!("../../tests/tools/{script}");
     let out = Command::new(bed("LAKESINK_PYTHON"))
         .arg(&path)
         .args(args)
