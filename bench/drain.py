@@ -227,7 +227,7 @@ def run_lakesink(lakesink_bin, bootstrap, hdfs_url, hdfs, topic, n, fmt, flush_s
     # Completion is read from Lakesink's commit log lines rather than by listing the store:
     # listing HDFS every few tens of milliseconds cost the NameNode a tenth of a core here,
     # taken from the two cores Lakesink runs on.
-    env = dict(os.environ, LAKESINK_LOG="warn,lakesink_sink::writer=debug")
+    env = dict(os.environ, LAKESINK_LOG=os.environ.get("LAKESINK_BENCH_LOG", "warn,lakesink_sink::writer=debug"))
     daemons = daemon_pids()
     daemons_before = daemons_cpu(daemons)
     t0 = time.time()

@@ -85,7 +85,12 @@ impl Budget {
     /// limits (below that, no writer is asked to give anything back).
     pub(crate) fn has_room(&self) -> bool {
         self.buffered_bytes() <= self.max_buffered_bytes - self.max_buffered_bytes / 4
-            && self.open_files() <= self.max_open_files - self.max_open_files / 4
+            && self.has_file_room()
+    }
+
+    /// Whether the connector holds less than three quarters of its open-file limit.
+    pub(crate) fn has_file_room(&self) -> bool {
+        self.open_files() <= self.max_open_files - self.max_open_files / 4
     }
 }
 

@@ -10,6 +10,7 @@
 //! [`task::TaskEvent`]s; where a partition starts is answered from storage.
 
 mod budget;
+mod commits;
 pub mod dead_letters;
 mod schedule;
 pub mod task;

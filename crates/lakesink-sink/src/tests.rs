@@ -853,3 +853,95 @@ async fn size_rotation_makes_files_near_the_target() {
         assert!((10_000..10_500).contains(&len), "{name}: {len} bytes");
     }
 }
+
+/// Data files of `t`/0 whose commit records are published, and the records' next offsets in
+/// the order of their numbers.
+fn published_next_offsets(dir: &std::path::Path) -> Vec<Option<i64>> {
+    let mut names: Vec<_> = std::fs::read_dir(dir.join("logs/t/0"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".commit"))
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .map(|n| {
+            let bytes = std::fs::read(dir.join("logs/t/0").join(n)).unwrap();
+            lakesink_commit::CommitRecord::decode(&bytes)
+                .unwrap()
+                .next_offset
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn files_are_written_while_earlier_commits_close_and_are_published_in_order() {
+    let d = tempfile::tempdir().unwrap();
+    // One storage slot, held here: no commit can write or close its files.
+    let s = settings_with(
+        d.path(),
+        Partitioner::Default,
+        rotation(3, None),
+        Budget::new(1000, 1 << 30, 1),
+    );
+    let tp = TopicPartition::new("t", 0);
+    let (mut w, _) = PartitionWriter::open(s.clone(), tp).await.unwrap();
+    w.settle().await.unwrap();
+    let slot = s.budget.storage_slots.acquire().await.unwrap();
+    for first in [0, 3, 6] {
+        w.write(batch(first..first + 3, SCHEMA_1, |_| 0))
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(
+        committed(d.path()).is_empty(),
+        "no file could be closed yet"
+    );
+    assert_eq!(w.committed_next(), None);
+    drop(slot);
+    w.settle().await.unwrap();
+    assert_eq!(
+        committed(d.path()),
+        vec![
+            "t+0+0000000000+0000000002.json",
+            "t+0+0000000003+0000000005.json",
+            "t+0+0000000006+0000000008.json"
+        ]
+    );
+    // The fencing `open` record, then one record per commit, in the order they started.
+    assert_eq!(
+        published_next_offsets(d.path()),
+        vec![None, Some(3), Some(6), Some(9)]
+    );
+    assert_eq!(w.committed_next(), Some(9));
+}
+
+#[tokio::test]
+async fn a_takeover_while_commits_wait_fails_them_all_and_publishes_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let s = settings_with(
+        d.path(),
+        Partitioner::Default,
+        rotation(3, None),
+        Budget::new(1000, 1 << 30, 1),
+    );
+    let tp = TopicPartition::new("t", 0);
+    let (mut w, _) = PartitionWriter::open(s.clone(), tp.clone()).await.unwrap();
+    w.settle().await.unwrap();
+    let slot = s.budget.storage_slots.acquire().await.unwrap();
+    w.write(batch(0..3, SCHEMA_1, |_| 0)).await.unwrap();
+    w.write(batch(3..6, SCHEMA_1, |_| 0)).await.unwrap();
+    // Another worker takes the partition over while both commits wait to write their files.
+    let (mut other, _) =
+        lakesink_commit::PartitionLog::recover(s.store.clone(), s.layout.clone(), tp, "b".into())
+            .await
+            .unwrap();
+    other.fence().await.unwrap();
+    drop(slot);
+    let err = w.settle().await.unwrap_err();
+    assert!(err.to_string().contains("fenced"), "{err}");
+    assert!(committed(d.path()).is_empty(), "{:?}", committed(d.path()));
+    // The first owner's `open` record and the new owner's: no commit of either file.
+    assert_eq!(published_next_offsets(d.path()), vec![None, None]);
+}

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use bytes::Bytes;
-use lakesink_commit::{CommitError, FileCommit, PartitionLog, Recovery, TempNames};
+use lakesink_commit::{CommitError, FileCommit, Layout, PartitionLog, Recovery, TempNames};
 use lakesink_config::{Compatibility, Rotation};
 use lakesink_convert::{Converted, ValueConverter, ValueKind, ValueSchema};
 use lakesink_format::{FileFormatWriter, FileSchema, FormatError, Pieces, SchemaPlace, new_writer};
@@ -26,6 +26,7 @@ use lakesink_record::{RawBatch, TopicPartition};
 use lakesink_storage::{FileWriter, Store};
 
 use crate::budget::Share;
+use crate::commits::{CommitOutcome, Commits, HeldFile, LogSource};
 use crate::dead_letters::{DeadLetter, Stage};
 use crate::schedule::next_scheduled_rotation;
 use crate::{SinkError, SinkSettings, now_ms};
@@ -257,13 +258,16 @@ impl OpenFile {
     /// Writes what is pending and closes the file (durable once this returns), holding one
     /// of the connector's storage slots from create to close: a DataNode reserves a whole
     /// block of space for every replica being written until it is closed.
+    /// `held` counts the file in its writer's commit load until it is written and closed.
     async fn persist(
         mut self,
         store: Store,
         slots: &tokio::sync::Semaphore,
+        mut held: HeldFile,
     ) -> Result<(), SinkError> {
         let _slot = slots.acquire().await.ok();
         self.push(&store, true).await?;
+        held.written();
         let storage = match self.storage {
             Some(s) => s,
             // An empty file (cannot happen: files open with their first rows) still commits.
@@ -272,7 +276,9 @@ impl OpenFile {
         storage
             .finish()
             .await
-            .map_err(|e| fenced_if_gone(&self.tp, e))
+            .map_err(|e| fenced_if_gone(&self.tp, e))?;
+        held.closed();
+        Ok(())
     }
 }
 
@@ -330,13 +336,15 @@ pub struct PartitionWriter {
     settings: Arc<SinkSettings>,
     rotation: Rotation,
     tp: TopicPartition,
-    /// The commit log; `None` while a commit (or, after opening, the fencing `open`
-    /// record) runs in the background ([`Self::committing`]).
+    /// The commit log; `None` while commits (or, after opening, the fencing `open` record)
+    /// run in the background ([`Self::commits`]).
     log: Option<PartitionLog>,
-    /// The commit started last, if it still runs: it closes its files (an HDFS close waits
-    /// about half a second for the DataNode's block report) and publishes its record while
-    /// the writer goes on with the next records. One at a time, so commits stay in order.
-    committing: Option<Committing>,
+    /// The commits under way: each writes and closes its files (an HDFS close waits about
+    /// half a second for the DataNode's block report) and publishes its record after the one
+    /// before it, while the writer goes on with the next records.
+    commits: Commits,
+    /// The partition's file names (the log's layout, usable while a commit holds the log).
+    layout: Layout,
     /// The log's next offset and `ahead` map after the last finished commit.
     committed_next: Option<i64>,
     ahead: BTreeMap<String, i64>,
@@ -354,13 +362,6 @@ pub struct PartitionWriter {
     /// The value schema new files take (Connect's `currentSchema`): records of an older
     /// version are projected to it under `schema.compatibility` BACKWARD and FULL.
     current: Option<Arc<ValueSchema>>,
-}
-
-/// A commit running in the background, with what its files still hold.
-struct Committing {
-    task: tokio::task::JoinHandle<(PartitionLog, Result<(), SinkError>)>,
-    files: usize,
-    bytes: u64,
 }
 
 /// The schema of the partition's last committed file, which the Confluent sink takes as its
@@ -420,14 +421,15 @@ async fn schema_of_last_file(
     }
 }
 
-/// Writes and closes the sealed files, then publishes their commit record.
+/// Writes and closes the sealed files, and publishes their commit record once the log is
+/// free (every earlier commit published) and the files are durable.
 async fn commit_files(
-    log: &mut PartitionLog,
-    settings: &SinkSettings,
-    ended: Vec<OpenFile>,
+    source: LogSource,
+    settings: Arc<SinkSettings>,
+    ended: Vec<(OpenFile, HeldFile)>,
     entries: Vec<FileCommit>,
     next: i64,
-) -> Result<(), SinkError> {
+) -> CommitOutcome {
     let count = entries.len();
     let records: u64 = entries.iter().map(|e| e.records).sum();
     // Write and close the files while the commit record is written. The record is
@@ -435,17 +437,36 @@ async fn commit_files(
     // time per connector.
     let store = settings.store.clone();
     let slots = &settings.budget.storage_slots;
-    let persisting =
-        futures::future::join_all(ended.into_iter().map(|f| f.persist(store.clone(), slots)));
-    let (persisted, staged) = tokio::join!(persisting, log.stage(entries, next));
-    let staged = staged?;
+    let persisting = futures::future::join_all(
+        ended
+            .into_iter()
+            .map(|(f, held)| f.persist(store.clone(), slots, held)),
+    );
+    let staging = async {
+        let log = source.log().await?;
+        let staged = log.stage(entries, next).await;
+        Ok((log, staged))
+    };
+    let (persisted, staging) = tokio::join!(persisting, staging);
+    let (mut log, staged) = match staging {
+        Ok(staged) => staged,
+        // An earlier commit failed: these files stay temp files, which the partition's
+        // recovery deletes.
+        Err(outcome) => return outcome,
+    };
+    let staged = match staged {
+        Ok(s) => s,
+        Err(e) => return (Some(log), Err(e.into())),
+    };
     if let Some(e) = persisted.into_iter().find_map(Result::err) {
         log.discard(staged).await;
-        return Err(e);
+        return (Some(log), Err(e));
     }
-    log.commit_staged(staged).await?;
+    if let Err(e) = log.commit_staged(staged).await {
+        return (Some(log), Err(e.into()));
+    }
     tracing::debug!(tp = %log.tp(), files = count, records, next_offset = next, "committed");
-    Ok(())
+    (Some(log), Ok(()))
 }
 
 impl PartitionWriter {
@@ -484,11 +505,12 @@ impl PartitionWriter {
         };
         let rotation = settings.rotation_for(&log.tp().topic);
         let share = Share::join(settings.budget.clone());
-        let (tp, committed_next, ahead, temp_names) = (
+        let (tp, committed_next, ahead, temp_names, layout) = (
             log.tp().clone(),
             log.next_offset(),
             log.ahead().clone(),
             log.temp_names(),
+            log.layout().clone(),
         );
         let epoch = recovery.epoch;
         let fencing = tokio::spawn(async move {
@@ -500,8 +522,10 @@ impl PartitionWriter {
                 }
                 Err(e) => Err(SinkError::from(e)),
             };
-            (log, result)
+            (Some(log), result)
         });
+        let mut commits = Commits::default();
+        commits.started(fencing);
         Ok((
             PartitionWriter {
                 settings,
@@ -511,11 +535,8 @@ impl PartitionWriter {
                 ahead,
                 temp_names,
                 log: None,
-                committing: Some(Committing {
-                    task: fencing,
-                    files: 0,
-                    bytes: 0,
-                }),
+                commits,
+                layout,
                 converter,
                 key_converter,
                 open: BTreeMap::new(),
@@ -546,29 +567,34 @@ impl PartitionWriter {
             .ok_or_else(|| SinkError::Internal(format!("{}: commit log lost", self.tp)))
     }
 
-    /// Waits for the commit running in the background, if any, and takes its result.
+    /// Waits for the commits running in the background, if any, and takes their result.
     pub async fn settle(&mut self) -> Result<(), SinkError> {
-        let Some(committing) = self.committing.take() else {
+        let waits = self.commits.any() && !self.commits.all_done();
+        if waits {
+            tracing::trace!(tp = %self.tp, "waiting for the commits under way");
+        }
+        let Some((log, result)) = self.commits.settle().await else {
             return Ok(());
         };
-        let (log, result) = committing
-            .task
-            .await
-            .map_err(|e| SinkError::Internal(format!("{}: commit task: {e}", self.tp)))?;
-        self.committed_next = log.next_offset();
-        self.ahead = log.ahead().clone();
-        self.log = Some(log);
+        if let Some(log) = log {
+            self.committed_next = log.next_offset();
+            self.ahead = log.ahead().clone();
+            self.log = Some(log);
+        }
         self.account();
-        result
+        if waits {
+            tracing::trace!(tp = %self.tp, "the commits under way ended");
+        }
+        result.map_err(|e| match e {
+            SinkError::Internal(m) => SinkError::Internal(format!("{}: {m}", self.tp)),
+            e => e,
+        })
     }
 
-    /// Takes the result of a background commit that has finished, without waiting.
+    /// Takes the result of the background commits once they have all finished, without
+    /// waiting.
     async fn settle_if_done(&mut self) -> Result<(), SinkError> {
-        if self
-            .committing
-            .as_ref()
-            .is_some_and(|c| c.task.is_finished())
-        {
+        if self.commits.all_done() {
             self.settle().await?;
         }
         Ok(())
@@ -1025,12 +1051,8 @@ impl PartitionWriter {
     /// Publishes what this writer holds to the connector's limits.
     fn account(&mut self) {
         let files = self.open.values().chain(self.sealed.iter().map(|(_, f)| f));
-        let mut bytes = files.map(OpenFile::buffered).sum();
-        let mut count = self.open.len() + self.sealed.len();
-        if let Some(c) = &self.committing {
-            bytes += c.bytes;
-            count += c.files;
-        }
+        let bytes = files.map(OpenFile::buffered).sum::<u64>() + self.commits.load.bytes();
+        let count = self.open.len() + self.sealed.len() + self.commits.load.files();
         self.share.update(count, bytes);
     }
 
@@ -1039,14 +1061,12 @@ impl PartitionWriter {
     /// storage, small ones (for memory) and the oldest ones (for open files) are committed.
     async fn enforce_limits(&mut self) -> Result<(), SinkError> {
         let mut excess = self.share.excess();
-        // Sealed files go away with this batch's commit anyway, and the files of the commit
-        // under way as soon as it ends: committing other files early for them would only
-        // make small files (a batch that fills a file to its flush size and starts the next
-        // one would otherwise commit the new file with its first few records).
-        let (committing_files, committing_bytes) = self
-            .committing
-            .as_ref()
-            .map_or((0, 0), |c| (c.files, c.bytes));
+        // Sealed files go away with this batch's commit anyway, and the files of the commits
+        // under way as soon as they are written and closed: committing other files early for
+        // them would only make small files (a batch that fills a file to its flush size and
+        // starts the next one would otherwise commit the new file with its first few records).
+        let (committing_files, committing_bytes) =
+            (self.commits.load.files(), self.commits.load.bytes());
         let sealed_bytes: u64 = self.sealed.iter().map(|(_, f)| f.buffered()).sum();
         excess.files = excess
             .files
@@ -1162,8 +1182,9 @@ impl PartitionWriter {
         if self.sealed.is_empty() {
             return Ok(());
         }
-        // The previous commit's record must be published before this one is staged.
-        self.settle().await?;
+        if self.commits.full() {
+            self.settle().await?;
+        }
         let files = std::mem::take(&mut self.sealed);
         let next = self
             .open
@@ -1174,39 +1195,42 @@ impl PartitionWriter {
             .or_else(|| files.iter().map(|(_, f)| f.end_offset + 1).max())
             .unwrap_or(0);
         let ext = self.settings.format.kind.extension();
-        let tp = self.tp.clone();
-        let Some(log) = self.log.take() else {
-            return Err(SinkError::Internal(format!("{tp}: commit log lost")));
-        };
+        let tp = &self.tp;
         let mut entries = Vec::with_capacity(files.len());
         let mut ended = Vec::with_capacity(files.len());
         for (dir, mut file) in files {
             let path =
-                log.layout()
-                    .committed_path(&tp, &dir, file.start_offset, file.end_offset, ext);
-            match file.end_format(path) {
-                Ok(entry) => entries.push(entry),
-                Err(e) => {
-                    self.log = Some(log);
-                    return Err(e);
-                }
-            }
-            ended.push(file);
+                self.layout
+                    .committed_path(tp, &dir, file.start_offset, file.end_offset, ext);
+            entries.push(file.end_format(path)?);
+            let held = self.commits.load.hold(file.buffered());
+            ended.push((file, held));
         }
-        let bytes = ended.iter().map(OpenFile::buffered).sum();
-        let files = ended.len();
-        let settings = self.settings.clone();
-        let task = tokio::spawn(async move {
-            let mut log = log;
-            let result = commit_files(&mut log, &settings, ended, entries, next).await;
-            (log, result)
-        });
-        self.committing = Some(Committing { task, files, bytes });
+        // The record is staged and published after the commit before it, if one runs.
+        let source = match (self.commits.take_newest(), self.log.take()) {
+            (Some(previous), _) => LogSource::After(previous),
+            (None, Some(log)) => LogSource::Ready(Box::new(log)),
+            (None, None) => return Err(SinkError::Internal(format!("{tp}: commit log lost"))),
+        };
+        tracing::trace!(%tp, files = ended.len(), bytes = self.commits.load.bytes(), "commit started");
+        let task = tokio::spawn(commit_files(
+            source,
+            self.settings.clone(),
+            ended,
+            entries,
+            next,
+        ));
+        self.commits.started(task);
         self.account();
-        // Overlapping the next records with the commit holds the committed files (memory,
+        // Overlapping the next records with the commits holds the committed files (memory,
         // storage streams) a little longer: only while the connector has room for them.
-        if !self.settings.budget.has_room() {
-            self.settle().await?;
+        let budget = self.settings.budget.clone();
+        if !budget.has_room() {
+            self.commits.load.written().await;
+            self.account();
+            if !budget.has_file_room() {
+                self.settle().await?;
+            }
         }
         Ok(())
     }
