@@ -245,6 +245,127 @@ pub struct StagedCommit {
     record: CommitRecord,
 }
 
+impl StagedCommit {
+    /// The log's state once this record is published: where the next commit's record can be
+    /// staged from before this one is published (see [`Stager`]).
+    pub fn then(&self) -> StagePoint {
+        StagePoint {
+            last_seq: self.seq,
+            ahead: self.record.ahead.clone(),
+        }
+    }
+}
+
+/// The log state a commit record is staged on: the number of the last record and the
+/// `ahead` map it leaves. The log's own (published) state, or the one a staged record will
+/// leave once it is published ([`StagedCommit::then`]).
+#[derive(Debug, Clone)]
+pub struct StagePoint {
+    last_seq: u64,
+    ahead: BTreeMap<String, i64>,
+}
+
+/// Stages commit records of one owner of a partition without holding its log, so that a
+/// commit can write its record while the commit before it still runs. The record is staged
+/// as the successor of a given [`StagePoint`]; publishing it ([`PartitionLog::commit_staged`])
+/// still needs the log, and fails unless the log has reached that point, so records are
+/// published in order. A record staged on a point that is never reached (the commit before
+/// it failed) is discarded ([`Stager::discard`]); one left by a crash is deleted by the next
+/// owner's fencing, as any pending record.
+#[derive(Debug, Clone)]
+pub struct Stager {
+    store: Store,
+    layout: Layout,
+    tp: TopicPartition,
+    owner: String,
+    epoch: u64,
+}
+
+impl Stager {
+    fn err(&self, source: StorageError) -> CommitError {
+        CommitError::Storage {
+            tp: self.tp.to_string(),
+            source,
+        }
+    }
+
+    /// Writes the commit record of `files` and `next_offset`, following `after`, under a
+    /// pending name. It can run while the files are still being closed.
+    ///
+    /// `next_offset` is the lowest offset not yet durable: records at or above it may sit in
+    /// files that stay open. The record's `ahead` map is `after`'s plus this commit's files,
+    /// keeping only directories committed at or past `next_offset`.
+    pub async fn stage(
+        &self,
+        after: &StagePoint,
+        files: Vec<FileCommit>,
+        next_offset: i64,
+    ) -> Result<StagedCommit, CommitError> {
+        failpoint("before-commit");
+        let encoded_dir = |path: &str| {
+            let dir = lakesink_storage::parent(path);
+            dir.strip_prefix(&format!("{}/", self.layout.topics_dir))
+                .unwrap_or(dir)
+                .to_string()
+        };
+        let mut ahead = after.ahead.clone();
+        for f in &files {
+            let known = ahead.entry(encoded_dir(&f.path)).or_insert(f.end_offset);
+            *known = (*known).max(f.end_offset);
+        }
+        ahead.retain(|_, end| *end >= next_offset);
+        let record = CommitRecord {
+            kind: RecordKind::Files,
+            epoch: self.epoch,
+            owner: self.owner.clone(),
+            written_at_ms: now_ms(),
+            next_offset: Some(next_offset),
+            files,
+            ahead,
+        };
+        self.stage_record(after.last_seq + 1, record).await
+    }
+
+    /// Writes `record` durably under a pending name, to be published as record `seq`.
+    async fn stage_record(
+        &self,
+        seq: u64,
+        record: CommitRecord,
+    ) -> Result<StagedCommit, CommitError> {
+        let dir = self.layout.log_dir(&self.tp);
+        let pending = lakesink_storage::join(&[
+            &dir,
+            &format!(".{seq:020}.{}.pending", uuid::Uuid::new_v4().simple()),
+        ]);
+        match self
+            .store
+            .write_new(&pending, Bytes::from(record.encode()))
+            .await
+        {
+            Ok(()) => {}
+            // Deleted while being written: a new owner cleaned up after taking over.
+            Err(e) if e.is_not_found() => {
+                return Err(CommitError::Fenced {
+                    tp: self.tp.to_string(),
+                    by: "a new owner that removed this worker's pending commit record".into(),
+                });
+            }
+            Err(e) => return Err(self.err(e)),
+        }
+        Ok(StagedCommit {
+            seq,
+            pending,
+            record,
+        })
+    }
+
+    /// Drops a staged record that will not be published (its files failed to close, or a
+    /// commit before it failed).
+    pub async fn discard(&self, staged: StagedCommit) {
+        let _ = self.store.delete(&staged.pending).await;
+    }
+}
+
 /// Temp file names of one owner of a partition: `<epoch>-<uuid>_tmp<ext>` in its temp
 /// directory, so recovery can tell whose files they are.
 #[derive(Debug, Clone)]
@@ -522,32 +643,7 @@ impl PartitionLog {
 
     /// Writes `record` durably under a pending name, to be published as `last_seq + 1`.
     async fn stage_record(&self, record: CommitRecord) -> Result<StagedCommit, CommitError> {
-        let dir = self.layout.log_dir(&self.tp);
-        let seq = self.last_seq + 1;
-        let pending = lakesink_storage::join(&[
-            &dir,
-            &format!(".{seq:020}.{}.pending", uuid::Uuid::new_v4().simple()),
-        ]);
-        match self
-            .store
-            .write_new(&pending, Bytes::from(record.encode()))
-            .await
-        {
-            Ok(()) => {}
-            // Deleted while being written: a new owner cleaned up after taking over.
-            Err(e) if e.is_not_found() => {
-                return Err(CommitError::Fenced {
-                    tp: self.tp.to_string(),
-                    by: "a new owner that removed this worker's pending commit record".into(),
-                });
-            }
-            Err(e) => return Err(self.err(e)),
-        }
-        Ok(StagedCommit {
-            seq,
-            pending,
-            record,
-        })
+        self.stager().stage_record(self.last_seq + 1, record).await
     }
 
     /// Publishes a staged record with a no-clobber rename, then checks that no newer record
@@ -751,41 +847,34 @@ impl PartitionLog {
         }
     }
 
-    /// Writes the commit record of `files` and `next_offset` under a pending name. It can run
-    /// while the files are still being closed; [`PartitionLog::commit_staged`] publishes it
-    /// once they are.
-    ///
-    /// `next_offset` is the lowest offset not yet durable: records at or above it may sit in
-    /// files that stay open. The record's `ahead` map is the current one plus this commit's
-    /// files, keeping only directories committed at or past `next_offset`.
+    /// Writes the commit record of `files` and `next_offset`, following the last published
+    /// record, under a pending name (see [`Stager::stage`]). It can run while the files are
+    /// still being closed; [`PartitionLog::commit_staged`] publishes it once they are.
     pub async fn stage(
         &self,
         files: Vec<FileCommit>,
         next_offset: i64,
     ) -> Result<StagedCommit, CommitError> {
-        failpoint("before-commit");
-        let encoded_dir = |path: &str| {
-            let dir = lakesink_storage::parent(path);
-            dir.strip_prefix(&format!("{}/", self.layout.topics_dir))
-                .unwrap_or(dir)
-                .to_string()
-        };
-        let mut ahead = self.ahead.clone();
-        for f in &files {
-            let known = ahead.entry(encoded_dir(&f.path)).or_insert(f.end_offset);
-            *known = (*known).max(f.end_offset);
-        }
-        ahead.retain(|_, end| *end >= next_offset);
-        self.stage_record(CommitRecord {
-            kind: RecordKind::Files,
-            epoch: self.epoch,
+        self.stager().stage(&self.point(), files, next_offset).await
+    }
+
+    /// Stages records of this owner without the log (see [`Stager`]).
+    pub fn stager(&self) -> Stager {
+        Stager {
+            store: self.store.clone(),
+            layout: self.layout.clone(),
+            tp: self.tp.clone(),
             owner: self.owner.clone(),
-            written_at_ms: now_ms(),
-            next_offset: Some(next_offset),
-            files,
-            ahead,
-        })
-        .await
+            epoch: self.epoch,
+        }
+    }
+
+    /// The log's published state, which the next record follows.
+    pub fn point(&self) -> StagePoint {
+        StagePoint {
+            last_seq: self.last_seq,
+            ahead: self.ahead.clone(),
+        }
     }
 
     /// Commits a staged record atomically: after this returns, every file is at its final
@@ -807,7 +896,7 @@ impl PartitionLog {
 
     /// Drops a staged record that will not be published (its files failed to close).
     pub async fn discard(&self, staged: StagedCommit) {
-        let _ = self.store.delete(&staged.pending).await;
+        self.stager().discard(staged).await;
     }
 
     /// Stages and commits closed temp files and the next offset.

@@ -353,3 +353,61 @@ async fn ahead_directories_are_kept_until_the_next_offset_passes_them() {
     b.commit(vec![f2], 31).await.unwrap();
     assert!(b.ahead().is_empty(), "{:?}", b.ahead());
 }
+
+#[tokio::test]
+async fn a_record_staged_on_an_unpublished_one_publishes_after_it_and_only_then() {
+    let (_d, store, layout) = setup();
+    let (mut a, _) = PartitionLog::open(store.clone(), layout.clone(), tp(), "a".into())
+        .await
+        .unwrap();
+    let stager = a.stager();
+    let t1 = temp_file(&store, &a, b"1\n").await;
+    let t2 = temp_file(&store, &a, b"2\n").await;
+    let first = a.stage(vec![file(&a, t1, 0, 9)], 10).await.unwrap();
+    // Staged before the first is published, on the state the first leaves.
+    let second = stager
+        .stage(&first.then(), vec![file(&a, t2, 10, 19)], 20)
+        .await
+        .unwrap();
+    // Out of order, the second cannot be published.
+    let early = a.commit_staged(second).await;
+    assert!(
+        early.is_err(),
+        "published before the record it follows: {early:?}"
+    );
+    let t2 = temp_file(&store, &a, b"2\n").await;
+    let second = stager
+        .stage(&first.then(), vec![file(&a, t2, 10, 19)], 20)
+        .await
+        .unwrap();
+    a.commit_staged(first).await.unwrap();
+    a.commit_staged(second).await.unwrap();
+    assert_eq!(a.next_offset(), Some(20));
+    let (_, rec) = PartitionLog::open(store, layout, tp(), "b".into())
+        .await
+        .unwrap();
+    assert_eq!(rec.next_offset, Some(20));
+}
+
+#[tokio::test]
+async fn a_record_staged_on_a_discarded_one_is_never_published() {
+    let (_d, store, layout) = setup();
+    let (mut a, _) = PartitionLog::open(store.clone(), layout.clone(), tp(), "a".into())
+        .await
+        .unwrap();
+    let stager = a.stager();
+    let t1 = temp_file(&store, &a, b"1\n").await;
+    let t2 = temp_file(&store, &a, b"2\n").await;
+    let first = a.stage(vec![file(&a, t1, 0, 9)], 10).await.unwrap();
+    let second = stager
+        .stage(&first.then(), vec![file(&a, t2, 10, 19)], 20)
+        .await
+        .unwrap();
+    a.discard(first).await;
+    assert!(a.commit_staged(second).await.is_err());
+    assert_eq!(a.next_offset(), None);
+    let (_, rec) = PartitionLog::open(store, layout, tp(), "b".into())
+        .await
+        .unwrap();
+    assert_eq!(rec.next_offset, None);
+}

@@ -5,19 +5,21 @@
 //!
 //! Must not touch: the commit protocol itself (`lakesink-commit`), formats, records.
 //!
-//! A commit writes and closes its files, then publishes its record. An HDFS close waits for
-//! the DataNode's block report (half a second whenever it is not in yet), so a partition that
-//! fills files faster than one commit takes would wait for the previous commit at every
-//! file. Instead each commit starts writing and closing its files at once, and only the
-//! staging and publishing of its record waits for the commit before it: the log passes from
-//! one commit to the next, so records are still published one at a time and in order, and a
-//! commit whose predecessor failed publishes nothing.
+//! A commit writes and closes its files and stages its record (a small file, closed too),
+//! then publishes the record. An HDFS close waits for the DataNode's block report (half a
+//! second whenever it is not in yet), so a partition that fills files faster than one commit
+//! takes would wait for the previous commit at every file. Instead each commit starts writing
+//! and closing its files at once, and stages its record as soon as the commit before it has
+//! staged its own, on the state that one leaves ([`lakesink_commit::Stager`]); only the
+//! publishing waits for the commit before it. The log passes from one commit to the next, so
+//! records are still published one at a time and in order, and a commit whose predecessor
+//! failed publishes nothing.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use lakesink_commit::PartitionLog;
-use tokio::sync::Notify;
+use lakesink_commit::{PartitionLog, StagePoint};
+use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::SinkError;
@@ -56,13 +58,16 @@ impl LogSource {
     }
 }
 
-/// Bytes and open storage files that the partition's background commits still hold: released
-/// file by file as each is written (bytes) and closed (files), not when the whole commit ends.
+/// What the partition's background commits still hold: bytes and open storage files,
+/// released file by file as each is written (bytes) and closed (files), not when the whole
+/// commit ends; and how many commits still run.
 #[derive(Debug, Default)]
 pub(crate) struct CommitLoad {
     bytes: AtomicU64,
     files: AtomicUsize,
-    written: Notify,
+    running: AtomicUsize,
+    /// Notified whenever bytes are written or a commit ends.
+    changed: Notify,
 }
 
 impl CommitLoad {
@@ -85,18 +90,51 @@ impl CommitLoad {
         }
     }
 
+    /// Commits that have started and not ended yet.
+    pub(crate) fn running(&self) -> usize {
+        self.running.load(Ordering::Acquire)
+    }
+
+    /// Counts a commit that starts; the returned guard, moved into the commit's task, counts
+    /// it out when the task ends (however it ends).
+    pub(crate) fn begin_commit(self: &Arc<Self>) -> RunningCommit {
+        self.running.fetch_add(1, Ordering::AcqRel);
+        RunningCommit { load: self.clone() }
+    }
+
     /// Waits until every file handed to a commit so far has been written to storage (its
     /// bytes left memory), however long their closes take.
     pub(crate) async fn written(&self) {
+        self.wait_until(|load| load.bytes() == 0).await;
+    }
+
+    /// Waits until fewer than `max` commits run.
+    pub(crate) async fn fewer_running_than(&self, max: usize) {
+        self.wait_until(|load| load.running() < max).await;
+    }
+
+    async fn wait_until(&self, done: impl Fn(&Self) -> bool) {
         loop {
-            let notified = self.written.notified();
+            let notified = self.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.bytes() == 0 {
+            if done(self) {
                 return;
             }
             notified.await;
         }
+    }
+}
+
+/// One running commit, counted in its writer's [`CommitLoad`] until dropped.
+pub(crate) struct RunningCommit {
+    load: Arc<CommitLoad>,
+}
+
+impl Drop for RunningCommit {
+    fn drop(&mut self) {
+        self.load.running.fetch_sub(1, Ordering::AcqRel);
+        self.load.changed.notify_waiters();
     }
 }
 
@@ -114,7 +152,7 @@ impl HeldFile {
         if self.bytes > 0 {
             self.load.bytes.fetch_sub(self.bytes, Ordering::AcqRel);
             self.bytes = 0;
-            self.load.written.notify_waiters();
+            self.load.changed.notify_waiters();
         }
     }
 
@@ -134,12 +172,17 @@ impl Drop for HeldFile {
     }
 }
 
+/// The newest commit's task, and where it will tell the state its staged record leaves.
+pub(crate) struct Newest {
+    pub(crate) task: JoinHandle<CommitOutcome>,
+    pub(crate) staged: Option<oneshot::Receiver<StagePoint>>,
+}
+
 /// The partition's background commits: only the newest is held, as each one waits for the
 /// one before it.
 #[derive(Default)]
 pub(crate) struct Commits {
-    newest: Option<JoinHandle<CommitOutcome>>,
-    in_flight: usize,
+    newest: Option<Newest>,
     pub(crate) load: Arc<CommitLoad>,
 }
 
@@ -151,31 +194,35 @@ impl Commits {
 
     /// Whether every commit under way has ended.
     pub(crate) fn all_done(&self) -> bool {
-        self.newest.as_ref().is_some_and(JoinHandle::is_finished)
+        self.newest.as_ref().is_some_and(|n| n.task.is_finished())
     }
 
-    /// Whether as many commits run as a partition may have at once.
-    pub(crate) fn full(&self) -> bool {
-        self.in_flight >= MAX_COMMITS_IN_FLIGHT
+    /// Waits until the partition may start one more commit.
+    pub(crate) async fn room(&self) {
+        self.load.fewer_running_than(MAX_COMMITS_IN_FLIGHT).await;
     }
 
-    /// The source of the log for the next commit: the newest commit, if one is under way.
-    pub(crate) fn take_newest(&mut self) -> Option<JoinHandle<CommitOutcome>> {
+    /// What the next commit follows: the newest commit, if one is under way.
+    pub(crate) fn take_newest(&mut self) -> Option<Newest> {
         self.newest.take()
     }
 
-    /// Records a commit just started, which waits for the one before it.
-    pub(crate) fn started(&mut self, task: JoinHandle<CommitOutcome>) {
-        self.newest = Some(task);
-        self.in_flight += 1;
+    /// Records a commit just started, which waits for the one before it. Its task holds a
+    /// [`RunningCommit`] from [`CommitLoad::begin_commit`]; `staged` receives the state its
+    /// record leaves once staged.
+    pub(crate) fn started(
+        &mut self,
+        task: JoinHandle<CommitOutcome>,
+        staged: Option<oneshot::Receiver<StagePoint>>,
+    ) {
+        self.newest = Some(Newest { task, staged });
     }
 
     /// Waits for every commit under way; returns the newest one's outcome, which is the
     /// first failure among them, if any.
     pub(crate) async fn settle(&mut self) -> Option<CommitOutcome> {
-        let task = self.newest.take()?;
-        self.in_flight = 0;
-        Some(match task.await {
+        let newest = self.newest.take()?;
+        Some(match newest.task.await {
             Ok(outcome) => outcome,
             Err(e) => (None, Err(SinkError::Internal(format!("commit task: {e}")))),
         })
@@ -206,5 +253,23 @@ mod tests {
         a.closed();
         a.closed();
         assert_eq!((load.bytes(), load.files()), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn room_for_a_commit_comes_when_one_of_those_running_ends() {
+        let commits = Commits::default();
+        let mut running: Vec<_> = (0..MAX_COMMITS_IN_FLIGHT)
+            .map(|_| commits.load.begin_commit())
+            .collect();
+        let load = commits.load.clone();
+        let waiting =
+            tokio::spawn(async move { load.fewer_running_than(MAX_COMMITS_IN_FLIGHT).await });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        drop(running.pop());
+        waiting.await.ok();
+        assert_eq!(commits.load.running(), MAX_COMMITS_IN_FLIGHT - 1);
+        drop(running);
+        assert_eq!(commits.load.running(), 0);
     }
 }

@@ -17,13 +17,17 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use bytes::Bytes;
-use lakesink_commit::{CommitError, FileCommit, Layout, PartitionLog, Recovery, TempNames};
+use lakesink_commit::{
+    CommitError, FileCommit, Layout, PartitionLog, Recovery, StagePoint, StagedCommit, Stager,
+    TempNames,
+};
 use lakesink_config::{Compatibility, Rotation};
 use lakesink_convert::{Converted, ValueConverter, ValueKind, ValueSchema};
 use lakesink_format::{FileFormatWriter, FileSchema, FormatError, Pieces, SchemaPlace, new_writer};
 use lakesink_partition::PartitionInput;
 use lakesink_record::{RawBatch, TopicPartition};
 use lakesink_storage::{FileWriter, Store};
+use tokio::sync::oneshot;
 
 use crate::budget::Share;
 use crate::commits::{CommitOutcome, Commits, HeldFile, LogSource};
@@ -345,6 +349,8 @@ pub struct PartitionWriter {
     commits: Commits,
     /// The partition's file names (the log's layout, usable while a commit holds the log).
     layout: Layout,
+    /// Stages commit records while a commit holds the log.
+    stager: Stager,
     /// The log's next offset and `ahead` map after the last finished commit.
     committed_next: Option<i64>,
     ahead: BTreeMap<String, i64>,
@@ -421,15 +427,32 @@ async fn schema_of_last_file(
     }
 }
 
-/// Writes and closes the sealed files, and publishes their commit record once the log is
-/// free (every earlier commit published) and the files are durable.
-async fn commit_files(
+/// Where a commit stands in the partition's chain of commits (see `commits.rs`).
+struct ChainLink {
+    /// The log, now or once the commit before ends.
     source: LogSource,
+    /// The state the commit before leaves, once it has staged its record.
+    after: Option<oneshot::Receiver<StagePoint>>,
+    /// Where this commit tells the next one the state its record leaves.
+    then: oneshot::Sender<StagePoint>,
+    stager: Stager,
+}
+
+/// Writes and closes the sealed files while staging their commit record, and publishes the
+/// record once the log is free (every earlier commit published) and the files are durable.
+async fn commit_files(
+    link: ChainLink,
     settings: Arc<SinkSettings>,
     ended: Vec<(OpenFile, HeldFile)>,
     entries: Vec<FileCommit>,
     next: i64,
 ) -> CommitOutcome {
+    let ChainLink {
+        source,
+        after,
+        then,
+        stager,
+    } = link;
     let count = entries.len();
     let records: u64 = entries.iter().map(|e| e.records).sum();
     // Write and close the files while the commit record is written. The record is
@@ -443,8 +466,42 @@ async fn commit_files(
             .map(|(f, held)| f.persist(store.clone(), slots, held)),
     );
     let staging = async {
-        let log = source.log().await?;
-        let staged = log.stage(entries, next).await;
+        let mut then = Some(then);
+        let mut tell = |staged: &Result<StagedCommit, CommitError>| {
+            if let (Ok(staged), Some(then)) = (staged, then.take()) {
+                let _ = then.send(staged.then());
+            }
+        };
+        // Staged on the state the commit before leaves, as soon as it has staged its own
+        // record; its publishing is still awaited below.
+        let early = match after {
+            Some(after) => match after.await {
+                Ok(point) => Some(stager.stage(&point, entries.clone(), next).await),
+                // It ended before staging: its outcome, below, says why.
+                Err(_) => None,
+            },
+            None => None,
+        };
+        if let Some(staged) = &early {
+            tell(staged);
+        }
+        let log = match source.log().await {
+            Ok(log) => log,
+            Err(outcome) => {
+                if let Some(Ok(staged)) = early {
+                    stager.discard(staged).await;
+                }
+                return Err(outcome);
+            }
+        };
+        let staged = match early {
+            Some(staged) => staged,
+            None => {
+                let staged = log.stage(entries, next).await;
+                tell(&staged);
+                staged
+            }
+        };
         Ok((log, staged))
     };
     let (persisted, staging) = tokio::join!(persisting, staging);
@@ -505,12 +562,13 @@ impl PartitionWriter {
         };
         let rotation = settings.rotation_for(&log.tp().topic);
         let share = Share::join(settings.budget.clone());
-        let (tp, committed_next, ahead, temp_names, layout) = (
+        let (tp, committed_next, ahead, temp_names, layout, stager) = (
             log.tp().clone(),
             log.next_offset(),
             log.ahead().clone(),
             log.temp_names(),
             log.layout().clone(),
+            log.stager(),
         );
         let epoch = recovery.epoch;
         let fencing = tokio::spawn(async move {
@@ -525,7 +583,7 @@ impl PartitionWriter {
             (Some(log), result)
         });
         let mut commits = Commits::default();
-        commits.started(fencing);
+        commits.started(fencing, None);
         Ok((
             PartitionWriter {
                 settings,
@@ -537,6 +595,7 @@ impl PartitionWriter {
                 log: None,
                 commits,
                 layout,
+                stager,
                 converter,
                 key_converter,
                 open: BTreeMap::new(),
@@ -1182,9 +1241,10 @@ impl PartitionWriter {
         if self.sealed.is_empty() {
             return Ok(());
         }
-        if self.commits.full() {
-            self.settle().await?;
-        }
+        // Takes the results of finished commits (the committed offset for lag monitoring),
+        // and waits while the partition has as many commits under way as it may.
+        self.settle_if_done().await?;
+        self.commits.room().await;
         let files = std::mem::take(&mut self.sealed);
         let next = self
             .open
@@ -1206,21 +1266,28 @@ impl PartitionWriter {
             let held = self.commits.load.hold(file.buffered());
             ended.push((file, held));
         }
-        // The record is staged and published after the commit before it, if one runs.
-        let source = match (self.commits.take_newest(), self.log.take()) {
-            (Some(previous), _) => LogSource::After(previous),
-            (None, Some(log)) => LogSource::Ready(Box::new(log)),
+        // The record is published after the commit before it, if one runs.
+        let (source, after) = match (self.commits.take_newest(), self.log.take()) {
+            (Some(previous), _) => (LogSource::After(previous.task), previous.staged),
+            (None, Some(log)) => (LogSource::Ready(Box::new(log)), None),
             (None, None) => return Err(SinkError::Internal(format!("{tp}: commit log lost"))),
         };
-        tracing::trace!(%tp, files = ended.len(), bytes = self.commits.load.bytes(), "commit started");
-        let task = tokio::spawn(commit_files(
+        let (then, staged) = oneshot::channel();
+        let link = ChainLink {
             source,
-            self.settings.clone(),
-            ended,
-            entries,
-            next,
-        ));
-        self.commits.started(task);
+            after,
+            then,
+            stager: self.stager.clone(),
+        };
+        tracing::trace!(%tp, files = ended.len(), bytes = self.commits.load.bytes(), "commit started");
+        let running = self.commits.load.begin_commit();
+        let settings = self.settings.clone();
+        let task = tokio::spawn(async move {
+            let outcome = commit_files(link, settings, ended, entries, next).await;
+            drop(running);
+            outcome
+        });
+        self.commits.started(task, Some(staged));
         self.account();
         // Overlapping the next records with the commits holds the committed files (memory,
         // storage streams) a little longer: only while the connector has room for them.
