@@ -211,6 +211,8 @@ pub struct PartitionLog {
     /// The record recovery took the state from: its number, and its file holding the
     /// highest offset if it committed files (see [`PartitionLog::last_committed_file`]).
     recovered: Option<(u64, Option<String>)>,
+    /// Drawn for each recovery: marks this owner's temp files (see [`TempNames`]).
+    token: String,
 }
 
 /// The path of the file of `record` that holds the highest offset.
@@ -366,12 +368,15 @@ impl Stager {
     }
 }
 
-/// Temp file names of one owner of a partition: `<epoch>-<uuid>_tmp<ext>` in its temp
-/// directory, so recovery can tell whose files they are.
+/// Temp file names of one owner of a partition: `<epoch>-<owner token>-<uuid>_tmp<ext>` in
+/// its temp directory, so recovery can tell whose files they are. The epoch says which owner
+/// for people; the token, drawn for every recovery, is what fencing goes by: an owner that
+/// died before publishing its `open` record leaves the epoch where it was, so the next owner
+/// takes the same epoch, and only the token tells its files from the dead owner's.
 #[derive(Debug, Clone)]
 pub struct TempNames {
     dir: String,
-    epoch: u64,
+    prefix: String,
 }
 
 impl TempNames {
@@ -380,8 +385,8 @@ impl TempNames {
         lakesink_storage::join(&[
             &self.dir,
             &format!(
-                "{}-{}_tmp{extension}",
-                self.epoch,
+                "{}{}_tmp{extension}",
+                self.prefix,
                 uuid::Uuid::new_v4().simple()
             ),
         ])
@@ -487,6 +492,7 @@ impl PartitionLog {
             next_offset: None,
             ahead: BTreeMap::new(),
             recovered: None,
+            token: uuid::Uuid::new_v4().simple().to_string()[..12].to_string(),
         })
     }
 
@@ -727,8 +733,8 @@ impl PartitionLog {
     async fn delete_orphans(&self) -> Result<usize, CommitError> {
         let mut deleted = 0;
         let tmp = self.layout.tmp_dir(&self.tp);
-        // This owner's own temp files (see `TempNames::next`) may already exist.
-        let own = format!("{}-", self.epoch);
+        // This owner's own temp files (see `TempNames`) may already exist.
+        let own = self.temp_prefix();
         for e in self.store.list(&tmp).await.map_err(|e| self.err(e))? {
             if !e.is_dir
                 && !e.name.starts_with(&own)
@@ -843,8 +849,13 @@ impl PartitionLog {
     pub fn temp_names(&self) -> TempNames {
         TempNames {
             dir: self.layout.tmp_dir(&self.tp),
-            epoch: self.epoch,
+            prefix: self.temp_prefix(),
         }
+    }
+
+    /// The start of this owner's temp file names: `<epoch>-<token>-`.
+    fn temp_prefix(&self) -> String {
+        format!("{}-{}-", self.epoch, self.token)
     }
 
     /// Writes the commit record of `files` and `next_offset`, following the last published

@@ -411,3 +411,23 @@ async fn a_record_staged_on_a_discarded_one_is_never_published() {
         .unwrap();
     assert_eq!(rec.next_offset, None);
 }
+
+#[tokio::test]
+async fn temp_files_of_an_owner_that_died_before_fencing_are_deleted_by_the_next() {
+    let (_d, store, layout) = setup();
+    // An owner recovers, writes a temp file and dies before publishing its `open` record.
+    let (dead, _) = PartitionLog::recover(store.clone(), layout.clone(), tp(), "a".into())
+        .await
+        .unwrap();
+    let left = temp_file(&store, &dead, b"1\n").await;
+    drop(dead);
+    // The next owner takes the same epoch, as nothing was published.
+    let (mut next, rec) = PartitionLog::recover(store.clone(), layout, tp(), "b".into())
+        .await
+        .unwrap();
+    assert_eq!(rec.epoch, 1);
+    let own = temp_file(&store, &next, b"2\n").await;
+    assert_eq!(next.fence().await.unwrap(), 1);
+    assert!(!store.exists(&left).await.unwrap(), "{left} survived");
+    assert!(store.exists(&own).await.unwrap());
+}
