@@ -736,7 +736,7 @@ pub static KEYS: &[KeyDef] = &[
         },
         Value("5000"),
         S,
-        "Wait before retrying a partition after a storage error.",
+        "Wait before retrying a partition after a storage error. A partition whose storage stays unavailable is paused and recovered again after each such wait, for as long as the outage lasts (each attempt logged); its records are read again from its last commit.",
     ),
     key(
         "shutdown.timeout.ms",

@@ -32,6 +32,7 @@ use lakesink_format::{FormatError, FormatOptions};
 use lakesink_partition::{Partitioner, RecordPartitionError, TimestampSource};
 use lakesink_storage::{StorageError, Store};
 pub use schedule::next_scheduled_rotation;
+pub use task::Start;
 pub use writer::PartitionWriter;
 
 /// Everything a partition writer needs, shared by the partitions of a connector.
@@ -230,6 +231,15 @@ impl SinkError {
                 | SinkError::Format(_)
                 | SinkError::Encode { .. }
                 | SinkError::EncodeFile { .. }
+        )
+    }
+
+    /// Whether storage failed to answer (down, unreachable, refusing): retrying later may
+    /// succeed.
+    pub fn is_storage(&self) -> bool {
+        matches!(
+            self,
+            SinkError::Storage(_) | SinkError::Commit(lakesink_commit::CommitError::Storage { .. })
         )
     }
 }

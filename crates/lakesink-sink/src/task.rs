@@ -19,10 +19,10 @@ use crate::{PartitionWriter, SinkError, SinkSettings, now_ms};
 pub enum TaskEvent {
     Records(Vec<(TopicPartition, RawBatch)>),
     /// Recover these partitions (with the oldest offset Kafka still holds); reply with where
-    /// each starts (`None`: nothing in storage yet).
+    /// each starts.
     Open {
         partitions: Vec<(TopicPartition, Option<i64>)>,
-        reply: oneshot::Sender<Result<Vec<Option<i64>>, String>>,
+        reply: oneshot::Sender<Result<Vec<Start>, String>>,
     },
     /// Commit what is open for these partitions and let them go; reply with committed offsets.
     Close {
@@ -33,6 +33,16 @@ pub enum TaskEvent {
     Shutdown {
         reply: oneshot::Sender<Vec<(TopicPartition, i64)>>,
     },
+}
+
+/// Where a partition starts once it is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// At this offset recovered from storage; `None`: nothing in storage yet.
+    At(Option<i64>),
+    /// Storage could not be read (it is down or unreachable): the partition stays paused and
+    /// is recovered again later ([`TaskStatus::reopen`]), for as long as that takes.
+    Later,
 }
 
 /// What the task reports back to the consumer thread between requests.
@@ -205,7 +215,7 @@ impl Task {
     async fn open(
         &mut self,
         partitions: Vec<(TopicPartition, Option<i64>)>,
-    ) -> Result<Vec<Option<i64>>, String> {
+    ) -> Result<Vec<Start>, String> {
         if self.failed() {
             return Err("the task has stopped after an error".into());
         }
@@ -225,7 +235,7 @@ impl Task {
         .await;
         let mut starts = Vec::with_capacity(partitions.len());
         let mut first_error = None;
-        for result in recovered {
+        for ((tp, _), result) in partitions.iter().zip(recovered) {
             match result {
                 Ok((writer, start)) => {
                     let tp = writer.tp().clone();
@@ -241,9 +251,17 @@ impl Task {
                     ));
                     self.partitions
                         .insert(tp, PartitionHandle { commands, join });
-                    starts.push(start);
+                    starts.push(Start::At(start));
                 }
-                Err(e) => {
+                Err(OpenFailure::Storage(e)) => {
+                    let delay = Duration::from_millis(self.settings.retry_backoff_ms);
+                    tracing::warn!(%tp, "{e}; the partition waits and is recovered again in {} ms", delay.as_millis());
+                    with_status(&self.status, |s| {
+                        s.reopen.push((tp.clone(), Instant::now() + delay))
+                    });
+                    starts.push(Start::Later);
+                }
+                Err(OpenFailure::Fatal(e)) => {
                     first_error.get_or_insert(e);
                 }
             }
@@ -292,11 +310,20 @@ impl Task {
 }
 
 /// Recovers one partition and applies the retention policy to where it starts.
+/// Why a partition could not be opened.
+enum OpenFailure {
+    /// Storage could not be read or written: retried later, for as long as it takes.
+    Storage(String),
+    /// Retrying cannot help (a damaged commit log, a layout that does not resolve, records
+    /// deleted by retention under `lakesink.offset.out.of.range=fail`): the task stops.
+    Fatal(String),
+}
+
 async fn open_one(
     settings: Arc<SinkSettings>,
     tp: TopicPartition,
     low_watermark: Option<i64>,
-) -> Result<(PartitionWriter, Option<i64>), String> {
+) -> Result<(PartitionWriter, Option<i64>), OpenFailure> {
     let mut attempt = 0;
     let (mut writer, recovery) = loop {
         attempt += 1;
@@ -307,9 +334,12 @@ async fn open_one(
                 tokio::time::sleep(Duration::from_millis(settings.retry_backoff_ms)).await;
             }
             Err(e) => {
-                return Err(format!(
-                    "{tp}: recovery failed after {attempt} attempts: {e}"
-                ));
+                let message = format!("{tp}: recovery failed after {attempt} attempts: {e}");
+                return Err(if e.is_storage() {
+                    OpenFailure::Storage(message)
+                } else {
+                    OpenFailure::Fatal(message)
+                });
             }
         }
     };
@@ -332,16 +362,20 @@ async fn open_one(
                     "records at offsets {next}..{} were deleted by Kafka retention before they were written; continuing from offset {low} (lakesink.offset.out.of.range=earliest)",
                     low - 1
                 );
-                writer
-                    .skip_to(low)
-                    .await
-                    .map_err(|e| format!("{tp}: {e}"))?;
+                writer.skip_to(low).await.map_err(|e| {
+                    let message = format!("{tp}: {e}");
+                    if e.is_storage() {
+                        OpenFailure::Storage(message)
+                    } else {
+                        OpenFailure::Fatal(message)
+                    }
+                })?;
                 start = Some(low);
             }
             OffsetOutOfRange::Fail => {
-                return Err(format!(
+                return Err(OpenFailure::Fatal(format!(
                     "{tp}: the next offset to write, {next}, was deleted by Kafka retention (oldest available: {low}); set lakesink.offset.out.of.range=earliest to continue from {low}"
-                ));
+                )));
             }
         }
     }

@@ -32,6 +32,9 @@ pub enum StartAt {
     Offset(i64),
     /// The group's committed offset, else `auto.offset.reset` (nothing in storage yet).
     Committed,
+    /// Not known yet (storage could not be read): the partition is assigned paused, and the
+    /// sink seeks and resumes it once it has recovered it.
+    Later,
 }
 
 /// A partition being assigned, with the oldest offset Kafka still holds for it.
@@ -88,12 +91,27 @@ struct Context {
     /// Next offset of each assigned partition, as far as this consumer knows it (start
     /// offset, then after each delivered batch): for [`KafkaSource::lag`].
     positions: std::sync::Mutex<HashMap<TopicPartition, i64>>,
+    /// Where each assigned partition started reading: the offset it was assigned or sought
+    /// to, else (started from the group's offset) the first offset delivered. Everything this
+    /// consumer delivered for the partition since lies at or after it: see
+    /// [`KafkaSource::rewind`].
+    starts: std::sync::Mutex<HashMap<TopicPartition, i64>>,
 }
 
 impl Context {
     fn set_position(&self, tp: &TopicPartition, next: i64) {
         if let Ok(mut p) = self.positions.lock() {
             p.insert(tp.clone(), next);
+        }
+    }
+
+    /// Reading starts over at `offset` (`None`: at the group's offset, not known yet).
+    fn set_start(&self, tp: &TopicPartition, offset: Option<i64>) {
+        if let Ok(mut s) = self.starts.lock() {
+            match offset {
+                Some(o) => s.insert(tp.clone(), o),
+                None => s.remove(tp),
+            };
         }
     }
 }
@@ -168,12 +186,23 @@ impl ConsumerContext for Context {
                     })
                     .collect();
                 tracing::info!(partitions = ?tps.iter().map(ToString::to_string).collect::<Vec<_>>(), "partitions assigned");
+                let mut later = TopicPartitionList::new();
                 match self.handler.assigned(&assigned) {
                     Ok(starts) => {
                         for (tp, start) in tps.iter().zip(starts) {
+                            if matches!(start, StartAt::Later) {
+                                later.add_partition(&tp.topic, tp.partition);
+                            }
                             if let StartAt::Offset(o) = start {
                                 self.set_position(tp, o);
                             }
+                            self.set_start(
+                                tp,
+                                match start {
+                                    StartAt::Offset(o) => Some(o),
+                                    _ => None,
+                                },
+                            );
                             if let StartAt::Offset(o) = start
                                 && let Some(mut elem) = tpl.find_partition(&tp.topic, tp.partition)
                                 && let Err(e) = elem.set_offset(Offset::Offset(o))
@@ -191,6 +220,10 @@ impl ConsumerContext for Context {
                 };
                 if let Err(e) = result {
                     self.fail(format!("assigning partitions failed: {e}"));
+                } else if later.count() > 0
+                    && let Err(e) = consumer.pause(&later)
+                {
+                    self.fail(format!("pausing partitions to recover later failed: {e}"));
                 }
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
@@ -205,6 +238,11 @@ impl ConsumerContext for Context {
                 if let Ok(mut p) = self.positions.lock() {
                     for tp in &tps {
                         p.remove(tp);
+                    }
+                }
+                if let Ok(mut s) = self.starts.lock() {
+                    for tp in &tps {
+                        s.remove(tp);
                     }
                 }
                 let offsets = self.handler.revoked(&tps, lost);
@@ -299,6 +337,7 @@ impl KafkaSource {
             handler,
             failure: std::sync::Mutex::new(None),
             positions: std::sync::Mutex::new(HashMap::new()),
+            starts: std::sync::Mutex::new(HashMap::new()),
         };
         let consumer: BaseConsumer<Context> =
             cc.create_with_context(context).map_err(|e| match e {
@@ -397,6 +436,15 @@ impl KafkaSource {
             }
         }
         let context = self.consumer.context();
+        if let Ok(mut starts) = context.starts.lock() {
+            for (tp, batch) in &batches {
+                if let Some(first) = batch.first_offset()
+                    && !starts.contains_key(tp)
+                {
+                    starts.insert(tp.clone(), first);
+                }
+            }
+        }
         for (tp, batch) in &batches {
             if let Some(last) = batch.last_offset() {
                 context.set_position(tp, last + 1);
@@ -456,6 +504,7 @@ impl KafkaSource {
     /// Moves a partition we own to `offset` (after a takeover race re-read storage).
     pub fn seek(&self, tp: &TopicPartition, offset: i64) -> Result<(), SourceError> {
         self.consumer.context().set_position(tp, offset);
+        self.consumer.context().set_start(tp, Some(offset));
         self.consumer
             .seek(
                 &tp.topic,
@@ -464,6 +513,23 @@ impl KafkaSource {
                 Duration::from_secs(10),
             )
             .map_err(SourceError::from)
+    }
+
+    /// Reads a partition again from where it started (see `Context::starts`): for a partition
+    /// recovered with nothing committed, whose records since it started must be read again.
+    /// Nothing to do when nothing was delivered yet.
+    pub fn rewind(&self, tp: &TopicPartition) -> Result<(), SourceError> {
+        let start = self
+            .consumer
+            .context()
+            .starts
+            .lock()
+            .ok()
+            .and_then(|s| s.get(tp).copied());
+        match start {
+            Some(offset) => self.seek(tp, offset),
+            None => Ok(()),
+        }
     }
 
     /// Stops fetching a partition (while it is being recovered again).

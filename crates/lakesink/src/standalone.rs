@@ -13,7 +13,7 @@ use anyhow::{Context, Result, anyhow};
 use lakesink_config::{Loaded, SinkConfig, TopicSelection};
 use lakesink_record::TopicPartition;
 use lakesink_sink::task::{SharedStatus, TaskEvent, TaskStatus, run_task};
-use lakesink_sink::{Budget, SinkSettings};
+use lakesink_sink::{Budget, SinkSettings, Start};
 
 use crate::dead_letters::{DeadLetterProducer, TaskDeadLetters};
 use crate::shutdown::StopSignals;
@@ -170,7 +170,11 @@ impl PartitionHandler for Handler {
             .map_err(|_| "the task loop has stopped".to_string())??;
         Ok(starts
             .into_iter()
-            .map(|s| s.map_or(StartAt::Committed, StartAt::Offset))
+            .map(|s| match s {
+                Start::At(Some(offset)) => StartAt::Offset(offset),
+                Start::At(None) => StartAt::Committed,
+                Start::Later => StartAt::Later,
+            })
             .collect())
     }
 
@@ -318,10 +322,17 @@ fn run_consumer(
             }
             match answer.blocking_recv() {
                 Ok(Ok(starts)) => {
-                    if let Some(Some(offset)) = starts.first()
-                        && let Err(e) = source.seek(&tp, *offset)
-                    {
-                        tracing::warn!(%tp, "seek to {offset} failed: {e}; retrying");
+                    let sought = match starts.first() {
+                        Some(Start::At(Some(offset))) => source.seek(&tp, *offset),
+                        // Nothing committed yet: what was read since the partition started
+                        // is read again.
+                        Some(Start::At(None)) => source.rewind(&tp),
+                        // Storage still cannot be read: the task has asked for another
+                        // recovery later, and the partition stays paused.
+                        Some(Start::Later) | None => continue,
+                    };
+                    if let Err(e) = sought {
+                        tracing::warn!(%tp, "seeking the recovered partition failed: {e}; retrying");
                         reopen.insert(tp.clone(), Instant::now() + Duration::from_secs(1));
                         continue;
                     }
