@@ -15,7 +15,10 @@ PARTITIONS = 2
 
 
 def datanode():
-    """The test bed's DataNode: pid, command line, environment and working directory."""
+    """This test bed's DataNode (found by the marker `scripts/testbed` gives its daemons): pid,
+    command line, environment and working directory."""
+    state = os.path.dirname(os.environ["LAKESINK_TESTBED_LOGS"].rstrip("/"))
+    marker = f"-Dlakesink.testbed.daemon=datanode@{state}"
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -24,11 +27,11 @@ def datanode():
                 args = [a.decode() for a in f.read().split(b"\0") if a]
         except OSError:
             continue
-        if any(a.endswith("org.apache.hadoop.hdfs.server.datanode.DataNode") for a in args):
+        if marker in args:
             with open(f"/proc/{pid}/environ", "rb") as f:
                 environ = dict(e.decode().split("=", 1) for e in f.read().split(b"\0") if b"=" in e)
             return int(pid), args, environ, os.readlink(f"/proc/{pid}/cwd")
-    raise AssertionError("no DataNode process on this machine")
+    raise AssertionError(f"no DataNode process with {marker}")
 
 
 def restart_datanode(args, environ, cwd):
