@@ -49,6 +49,21 @@ def high_watermarks(kafka, topic, partitions):
         c.close()
 
 
+def assert_committed_once(hdfs, root, topic, produced):
+    """Every produced record is in exactly one committed file, in offset order, unchanged."""
+    files = committed_files(hdfs, root, topic)
+    for p in range(PARTITIONS):
+        expected = sorted(o for (pp, o) in produced if pp == p)
+        seen = []
+        for start, end, path in files.get(p, []):
+            lines = read_bytes(hdfs, path).decode().splitlines()
+            assert len(lines) == end - start + 1, path
+            for offset, line in zip(range(start, end + 1), lines):
+                assert json.loads(line) == json.loads(produced[(p, offset)]), f"{path} offset {offset}"
+                seen.append(offset)
+        assert seen == expected, f"partition {p}: {len(seen)} records in order, {len(expected)} produced"
+
+
 def test_datanode_down_for_20_s_loses_and_repeats_nothing(kafka, hdfs, hdfs_url, lakesink_bin, workdir):
     topic, dlq, root = unique("outage"), unique("outage-dlq"), f"/{unique('lake')}"
     create_topic(kafka, topic, PARTITIONS)
@@ -76,17 +91,7 @@ def test_datanode_down_for_20_s_loses_and_repeats_nothing(kafka, hdfs, hdfs_url,
     wait_until(lambda: sum(len(v) for v in committed_files(hdfs, root, topic).values()) >= 20, 180,
                "every record committed after the DataNode came back", sink)
     assert sink.stop() == 0, sink.output()[-3000:]
-    files = committed_files(hdfs, root, topic)
-    for p in range(PARTITIONS):
-        expected = sorted(o for (pp, o) in produced if pp == p)
-        seen = []
-        for start, end, path in files.get(p, []):
-            lines = read_bytes(hdfs, path).decode().splitlines()
-            assert len(lines) == end - start + 1, path
-            for offset, line in zip(range(start, end + 1), lines):
-                assert json.loads(line) == json.loads(produced[(p, offset)]), f"{path} offset {offset}"
-                seen.append(offset)
-        assert seen == expected, f"partition {p}: {len(seen)} records in order, {len(expected)} produced"
+    assert_committed_once(hdfs, root, topic, produced)
     # A storage failure is not a record's fault: nothing went to the dead-letter queue.
     assert high_watermarks(kafka, dlq, 1) == [0]
 
@@ -115,14 +120,4 @@ def test_datanode_down_from_the_start_reads_again_what_it_could_not_write(kafka,
     wait_until(lambda: sum(len(v) for v in committed_files(hdfs, root, topic).values()) >= 6, 180,
                "every record committed after the DataNode came back", sink)
     assert sink.stop() == 0, sink.output()[-3000:]
-    files = committed_files(hdfs, root, topic)
-    for p in range(PARTITIONS):
-        expected = sorted(o for (pp, o) in produced if pp == p)
-        seen = []
-        for start, end, path in files.get(p, []):
-            lines = read_bytes(hdfs, path).decode().splitlines()
-            assert len(lines) == end - start + 1, path
-            for offset, line in zip(range(start, end + 1), lines):
-                assert json.loads(line) == json.loads(produced[(p, offset)]), f"{path} offset {offset}"
-                seen.append(offset)
-        assert seen == expected, f"partition {p}: {len(seen)} records in order, {len(expected)} produced"
+    assert_committed_once(hdfs, root, topic, produced)

@@ -284,6 +284,11 @@ pub struct Stager {
 }
 
 impl Stager {
+    /// The partition's layout (committed and temp file names).
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
     fn err(&self, source: StorageError) -> CommitError {
         CommitError::Storage {
             tp: self.tp.to_string(),

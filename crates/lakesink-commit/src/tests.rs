@@ -354,32 +354,46 @@ async fn ahead_directories_are_kept_until_the_next_offset_passes_them() {
     assert!(b.ahead().is_empty(), "{:?}", b.ahead());
 }
 
-#[tokio::test]
-async fn a_record_staged_on_an_unpublished_one_publishes_after_it_and_only_then() {
-    let (_d, store, layout) = setup();
-    let (mut a, _) = PartitionLog::open(store.clone(), layout.clone(), tp(), "a".into())
+/// Offsets 10–19 staged by `stager`, before `first` is published, on the state it leaves.
+async fn stage_after(
+    store: &Store,
+    log: &PartitionLog,
+    stager: &Stager,
+    first: &StagedCommit,
+) -> StagedCommit {
+    let temp = temp_file(store, log, b"2\n").await;
+    stager
+        .stage(&first.then(), vec![file(log, temp, 10, 19)], 20)
+        .await
+        .unwrap()
+}
+
+/// An owner's log with offsets 0–9 staged on it, and offsets 10–19 staged after them.
+async fn two_staged(
+    store: &Store,
+    layout: &Layout,
+) -> (PartitionLog, Stager, StagedCommit, StagedCommit) {
+    let (a, _) = PartitionLog::open(store.clone(), layout.clone(), tp(), "a".into())
         .await
         .unwrap();
     let stager = a.stager();
-    let t1 = temp_file(&store, &a, b"1\n").await;
-    let t2 = temp_file(&store, &a, b"2\n").await;
+    let t1 = temp_file(store, &a, b"1\n").await;
     let first = a.stage(vec![file(&a, t1, 0, 9)], 10).await.unwrap();
-    // Staged before the first is published, on the state the first leaves.
-    let second = stager
-        .stage(&first.then(), vec![file(&a, t2, 10, 19)], 20)
-        .await
-        .unwrap();
+    let second = stage_after(store, &a, &stager, &first).await;
+    (a, stager, first, second)
+}
+
+#[tokio::test]
+async fn a_record_staged_on_an_unpublished_one_publishes_after_it_and_only_then() {
+    let (_d, store, layout) = setup();
+    let (mut a, stager, first, second) = two_staged(&store, &layout).await;
     // Out of order, the second cannot be published.
     let early = a.commit_staged(second).await;
     assert!(
         early.is_err(),
         "published before the record it follows: {early:?}"
     );
-    let t2 = temp_file(&store, &a, b"2\n").await;
-    let second = stager
-        .stage(&first.then(), vec![file(&a, t2, 10, 19)], 20)
-        .await
-        .unwrap();
+    let second = stage_after(&store, &a, &stager, &first).await;
     a.commit_staged(first).await.unwrap();
     a.commit_staged(second).await.unwrap();
     assert_eq!(a.next_offset(), Some(20));
@@ -392,17 +406,7 @@ async fn a_record_staged_on_an_unpublished_one_publishes_after_it_and_only_then(
 #[tokio::test]
 async fn a_record_staged_on_a_discarded_one_is_never_published() {
     let (_d, store, layout) = setup();
-    let (mut a, _) = PartitionLog::open(store.clone(), layout.clone(), tp(), "a".into())
-        .await
-        .unwrap();
-    let stager = a.stager();
-    let t1 = temp_file(&store, &a, b"1\n").await;
-    let t2 = temp_file(&store, &a, b"2\n").await;
-    let first = a.stage(vec![file(&a, t1, 0, 9)], 10).await.unwrap();
-    let second = stager
-        .stage(&first.then(), vec![file(&a, t2, 10, 19)], 20)
-        .await
-        .unwrap();
+    let (mut a, _, first, second) = two_staged(&store, &layout).await;
     a.discard(first).await;
     assert!(a.commit_staged(second).await.is_err());
     assert_eq!(a.next_offset(), None);

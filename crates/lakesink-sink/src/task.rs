@@ -319,6 +319,17 @@ enum OpenFailure {
     Fatal(String),
 }
 
+impl OpenFailure {
+    /// `message` about `error`, classed by whether retrying later may cure it.
+    fn of(error: &SinkError, message: String) -> OpenFailure {
+        if error.is_storage() {
+            OpenFailure::Storage(message)
+        } else {
+            OpenFailure::Fatal(message)
+        }
+    }
+}
+
 async fn open_one(
     settings: Arc<SinkSettings>,
     tp: TopicPartition,
@@ -335,11 +346,7 @@ async fn open_one(
             }
             Err(e) => {
                 let message = format!("{tp}: recovery failed after {attempt} attempts: {e}");
-                return Err(if e.is_storage() {
-                    OpenFailure::Storage(message)
-                } else {
-                    OpenFailure::Fatal(message)
-                });
+                return Err(OpenFailure::of(&e, message));
             }
         }
     };
@@ -362,14 +369,10 @@ async fn open_one(
                     "records at offsets {next}..{} were deleted by Kafka retention before they were written; continuing from offset {low} (lakesink.offset.out.of.range=earliest)",
                     low - 1
                 );
-                writer.skip_to(low).await.map_err(|e| {
-                    let message = format!("{tp}: {e}");
-                    if e.is_storage() {
-                        OpenFailure::Storage(message)
-                    } else {
-                        OpenFailure::Fatal(message)
-                    }
-                })?;
+                writer
+                    .skip_to(low)
+                    .await
+                    .map_err(|e| OpenFailure::of(&e, format!("{tp}: {e}")))?;
                 start = Some(low);
             }
             OffsetOutOfRange::Fail => {

@@ -874,19 +874,28 @@ fn published_next_offsets(dir: &std::path::Path) -> Vec<Option<i64>> {
         .collect()
 }
 
-#[tokio::test]
-async fn files_are_written_while_earlier_commits_close_and_are_published_in_order() {
-    let d = tempfile::tempdir().unwrap();
-    // One storage slot, held here: no commit can write or close its files.
+/// A fenced writer of `t`/0 committing every 3 records, on a connector with one storage
+/// slot: a caller holding it keeps every commit from writing or closing its files.
+async fn writer_with_one_storage_slot(
+    dir: &std::path::Path,
+) -> (Arc<SinkSettings>, PartitionWriter) {
     let s = settings_with(
-        d.path(),
+        dir,
         Partitioner::Default,
         rotation(3, None),
         Budget::new(1000, 1 << 30, 1),
     );
-    let tp = TopicPartition::new("t", 0);
-    let (mut w, _) = PartitionWriter::open(s.clone(), tp).await.unwrap();
+    let (mut w, _) = PartitionWriter::open(s.clone(), TopicPartition::new("t", 0))
+        .await
+        .unwrap();
     w.settle().await.unwrap();
+    (s, w)
+}
+
+#[tokio::test]
+async fn files_are_written_while_earlier_commits_close_and_are_published_in_order() {
+    let d = tempfile::tempdir().unwrap();
+    let (s, mut w) = writer_with_one_storage_slot(d.path()).await;
     let slot = s.budget.storage_slots.acquire().await.unwrap();
     for first in [0, 3, 6] {
         w.write(batch(first..first + 3, SCHEMA_1, |_| 0))
@@ -920,16 +929,9 @@ async fn files_are_written_while_earlier_commits_close_and_are_published_in_orde
 #[tokio::test]
 async fn a_takeover_while_commits_wait_fails_them_all_and_publishes_nothing() {
     let d = tempfile::tempdir().unwrap();
-    let s = settings_with(
-        d.path(),
-        Partitioner::Default,
-        rotation(3, None),
-        Budget::new(1000, 1 << 30, 1),
-    );
-    let tp = TopicPartition::new("t", 0);
-    let (mut w, _) = PartitionWriter::open(s.clone(), tp.clone()).await.unwrap();
-    w.settle().await.unwrap();
+    let (s, mut w) = writer_with_one_storage_slot(d.path()).await;
     let slot = s.budget.storage_slots.acquire().await.unwrap();
+    let tp = TopicPartition::new("t", 0);
     w.write(batch(0..3, SCHEMA_1, |_| 0)).await.unwrap();
     w.write(batch(3..6, SCHEMA_1, |_| 0)).await.unwrap();
     // Another worker takes the partition over while both commits wait to write their files.

@@ -18,8 +18,7 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use bytes::Bytes;
 use lakesink_commit::{
-    CommitError, FileCommit, Layout, PartitionLog, Recovery, StagePoint, StagedCommit, Stager,
-    TempNames,
+    CommitError, FileCommit, PartitionLog, Recovery, StagePoint, StagedCommit, Stager, TempNames,
 };
 use lakesink_config::{Compatibility, Rotation};
 use lakesink_convert::{Converted, ValueConverter, ValueKind, ValueSchema};
@@ -347,9 +346,7 @@ pub struct PartitionWriter {
     /// half a second for the DataNode's block report) and publishes its record after the one
     /// before it, while the writer goes on with the next records.
     commits: Commits,
-    /// The partition's file names (the log's layout, usable while a commit holds the log).
-    layout: Layout,
-    /// Stages commit records while a commit holds the log.
+    /// Stages commit records, and names committed files, while a commit holds the log.
     stager: Stager,
     /// The log's next offset and `ahead` map after the last finished commit.
     committed_next: Option<i64>,
@@ -562,12 +559,11 @@ impl PartitionWriter {
         };
         let rotation = settings.rotation_for(&log.tp().topic);
         let share = Share::join(settings.budget.clone());
-        let (tp, committed_next, ahead, temp_names, layout, stager) = (
+        let (tp, committed_next, ahead, temp_names, stager) = (
             log.tp().clone(),
             log.next_offset(),
             log.ahead().clone(),
             log.temp_names(),
-            log.layout().clone(),
             log.stager(),
         );
         let epoch = recovery.epoch;
@@ -594,7 +590,6 @@ impl PartitionWriter {
                 temp_names,
                 log: None,
                 commits,
-                layout,
                 stager,
                 converter,
                 key_converter,
@@ -1259,9 +1254,13 @@ impl PartitionWriter {
         let mut entries = Vec::with_capacity(files.len());
         let mut ended = Vec::with_capacity(files.len());
         for (dir, mut file) in files {
-            let path =
-                self.layout
-                    .committed_path(tp, &dir, file.start_offset, file.end_offset, ext);
+            let path = self.stager.layout().committed_path(
+                tp,
+                &dir,
+                file.start_offset,
+                file.end_offset,
+                ext,
+            );
             entries.push(file.end_format(path)?);
             let held = self.commits.load.hold(file.buffered());
             ended.push((file, held));
