@@ -228,35 +228,84 @@ pub(crate) fn write_int(out: &mut Vec<u8>, v: i64) {
 
 /// A string as Jackson escapes it: quotes, backslash and control characters only, with
 /// upper-case hex in `\u00XX`.
+///
+/// Text is copied in runs between the bytes that need escaping, found eight bytes at a time:
+/// a byte-by-byte scan took a third of a JSON drain's CPU time, most records' text having
+/// nothing to escape.
 pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    out.push(b'"');
     let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let short: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0x00..=0x1f => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        if short.is_empty() {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[(b >> 4) as usize]);
-            out.push(HEX[(b & 0xf) as usize]);
-        } else {
-            out.extend_from_slice(short);
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(word) = bytes[i..].first_chunk::<8>()
+            && !any_needs_escape(u64::from_le_bytes(*word))
+        {
+            i += 8;
+            continue;
         }
-        start = i + 1;
+        if let Some(escape) = escape(bytes[i]) {
+            out.extend_from_slice(&bytes[start..i]);
+            escape.write(out);
+            start = i + 1;
+        }
+        i += 1;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// Whether any of a word's eight bytes is below 0x20, `"` or `\`. Each test is the exact
+/// "some byte is zero / less than n" bit trick: a borrow can only pass into a higher byte
+/// from a byte that already matched, so the answer for the word is exact.
+#[inline]
+fn any_needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let below = |w: u64, n: u64| w.wrapping_sub(ONES * n) & !w;
+    let control = below(word, 0x20);
+    let quote = below(word ^ (ONES * u64::from(b'"')), 1);
+    let backslash = below(word ^ (ONES * u64::from(b'\\')), 1);
+    (control | quote | backslash) & HIGHS != 0
+}
+
+/// How Jackson writes a byte that needs escaping.
+enum Escape {
+    Short(&'static [u8]),
+    Unicode(u8),
+}
+
+impl Escape {
+    fn write(self, out: &mut Vec<u8>) {
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        match self {
+            Escape::Short(text) => out.extend_from_slice(text),
+            Escape::Unicode(b) => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(b >> 4) as usize],
+                HEX[(b & 0xf) as usize],
+            ]),
+        }
+    }
+}
+
+#[inline]
+fn escape(b: u8) -> Option<Escape> {
+    Some(match b {
+        b'"' => Escape::Short(b"\\\""),
+        b'\\' => Escape::Short(b"\\\\"),
+        b'\n' => Escape::Short(b"\\n"),
+        b'\r' => Escape::Short(b"\\r"),
+        b'\t' => Escape::Short(b"\\t"),
+        0x08 => Escape::Short(b"\\b"),
+        0x0c => Escape::Short(b"\\f"),
+        0x00..=0x1f => Escape::Unicode(b),
+        _ => return None,
+    })
 }
 
 /// A quoted base64 string: standard alphabet, padded, no line breaks (Jackson's default).
@@ -452,6 +501,57 @@ mod tests {
         assert_eq!(f(1.1), "1.1");
         assert_eq!(f(3.4028235e38), "3.4028235E38");
         assert_eq!(f(1e-5), "1.0E-5");
+    }
+
+    /// Byte by byte, the plain way: the oracle for `write_str`'s word-at-a-time scan.
+    fn escaped_byte_by_byte(s: &str) -> String {
+        let mut out = vec![b'"'];
+        for &b in s.as_bytes() {
+            match escape(b) {
+                Some(e) => e.write(&mut out),
+                None => out.push(b),
+            }
+        }
+        out.push(b'"');
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn every_byte_that_needs_escaping_is_found_at_every_position_of_a_word() {
+        let specials: Vec<char> = (0u8..0x20)
+            .map(char::from)
+            .chain([
+                '"', '\\', '/', ' ', '!', '#', '[', ']', 'é', '\u{7f}', '\u{80}', '€', '😀',
+            ])
+            .collect();
+        for &special in &specials {
+            for len in 0..20 {
+                for at in 0..len {
+                    let text: String = (0..len)
+                        .map(|i| if i == at { special } else { 'a' })
+                        .collect();
+                    let mut out = Vec::new();
+                    write_str(&mut out, &text);
+                    assert_eq!(
+                        String::from_utf8(out).unwrap(),
+                        escaped_byte_by_byte(&text),
+                        "{special:?} at {at} of {len}"
+                    );
+                }
+            }
+        }
+        // Neighbours of the special bytes, and runs of them, in all alignments.
+        let text: String = specials
+            .iter()
+            .chain(specials.iter().rev())
+            .collect::<String>()
+            .repeat(3);
+        for skip in 0..9 {
+            let tail: String = text.chars().skip(skip).collect();
+            let mut out = Vec::new();
+            write_str(&mut out, &tail);
+            assert_eq!(String::from_utf8(out).unwrap(), escaped_byte_by_byte(&tail));
+        }
     }
 
     #[test]
