@@ -27,8 +27,8 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from drain import (COMMITTED, add_store_arguments, print_table, produce_values, run_lakesink, run_raw, store,
-                   warm_up)
+from drain import (COMMITTED, add_store_arguments, print_copy_ratios, print_table, produce_values, run_lakesink, run_raw,
+                   run_raw_copy, store, warm_up)
 
 # 20 fields: a nested record, an array, a map, enums, nullable unions, the logical types
 # decimal (bytes), date and timestamp-millis, and a padding string last (see padded_values).
@@ -232,6 +232,7 @@ def main():
             if args.warm_up:
                 warm_up(lakesink_bin, bootstrap, store_url, fs, topic, args.records, formats[0], args.flush_size,
                         workdir, values)
+            copy = run_raw_copy(raw_bin, bootstrap, topic, args.records, fs, store_url, args.flush_size)
             results = []
             for fmt in formats:
                 results.append((fmt, run_lakesink(lakesink_bin, bootstrap, store_url, fs, topic, args.records, fmt,
@@ -240,8 +241,10 @@ def main():
         finally:
             registry.send_signal(signal.SIGTERM)
             registry.wait(30)
-        print_table(raw_runs, [("lakesink avro->" + fmt, r) for fmt, r in results], args.records, value_len, 24)
+        labelled = [("lakesink avro->" + fmt, r) for fmt, r in results]
+        print_table(raw_runs, [("raw copy into " + args.store, copy)] + labelled, args.records, value_len, 24)
         print()
+        print_copy_ratios(copy, labelled, args.store)
         for fmt, r in results:
             rows, types = check_files(fs, r["base"], args.records, fmt)
             print(f"{fmt}: {r['files']} files, {r['file_bytes'] / 2**20:.0f} MiB, {rows} rows (expected "

@@ -185,14 +185,34 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_raw(raw_bin, bootstrap, topic, n):
+def run_raw(raw_bin, bootstrap, topic, n, copy_to=None):
+    """Runs the raw consumer; with `copy_to` = (store URL, records per file) it also copies the
+    payloads into that store (see bench/raw-consume)."""
     daemons = daemon_pids()
     before = daemons_cpu(daemons)
-    out = subprocess.run([raw_bin, bootstrap, topic, str(n)], capture_output=True, text=True, check=True)
+    extra = [copy_to[0], str(copy_to[1])] if copy_to else []
+    out = subprocess.run([raw_bin, bootstrap, topic, str(n), *extra], capture_output=True, text=True, check=True)
     after = daemons_cpu(daemons)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result["daemons_cpu"] = {r: after[r] - before[r] for r in daemons}
     return result
+
+
+def run_raw_copy(raw_bin, bootstrap, topic, n, fs, store_url, flush_size):
+    """The second baseline: the raw consumer copying the payloads into the store Lakesink
+    writes to, `flush_size` records per file and partition, files closed in the background,
+    nothing converted, logged or renamed: the store's share of any sink's drain. Its files
+    are deleted afterwards."""
+    root = f"/bench-copy-{uuid.uuid4().hex[:8]}"
+    result = run_raw(raw_bin, bootstrap, topic, n, (store_url + root, flush_size))
+    fs.delete(root, True)
+    return result
+
+
+def print_copy_ratios(copy, results, store_kind):
+    """Each Lakesink run's time as a fraction of the raw copy's (1.0: as fast as the copy)."""
+    print(f"raw copy into {store_kind}: {copy['files']} files; the raw copy's time over Lakesink's: " +
+          ", ".join(f"{label} {copy['seconds'] / r['seconds']:.2f}" for label, r in results))
 
 
 def write_configs(workdir, bootstrap, name, topic, store_url, settings, values=JSON_VALUES):
@@ -329,11 +349,15 @@ def main():
         formats = args.formats.split(",")
         if args.warm_up:
             warm_up(lakesink_bin, bootstrap, store_url, fs, topic, args.records, formats[0], args.flush_size, workdir)
+        copy = run_raw_copy(raw_bin, bootstrap, topic, args.records, fs, store_url, args.flush_size)
         for fmt in formats:
             r = run_lakesink(lakesink_bin, bootstrap, store_url, fs, topic, args.records, fmt, args.flush_size, workdir)
             results.append((fmt, r))
     raw_runs.append(run_raw(raw_bin, bootstrap, topic, args.records))
-    print_table(raw_runs, [("lakesink " + fmt, r) for fmt, r in results], args.records, value_len, 16)
+    results = [("lakesink " + fmt, r) for fmt, r in results]
+    print_table(raw_runs, [("raw copy into " + args.store, copy)] + results, args.records, value_len, 20)
+    print()
+    print_copy_ratios(copy, results, args.store)
     raw_times = ", ".join("%.2f s" % r["seconds"] for r in raw_runs)
     print(f"\n(raw runs: {raw_times}; lakesink time includes process start, "
           f"group join and recovery, and ends when the last file is committed in {args.store})")
