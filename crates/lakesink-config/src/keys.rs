@@ -1223,7 +1223,7 @@ pub static KEYS: &[KeyDef] = &[
         Bool,
         Value("true"),
         S,
-        "JsonConverter: records are `{\"schema\":..,\"payload\":..}` envelopes giving typed columns; `false`: schemaless JSON, only for the JSON and String formats.",
+        "JsonConverter: records are `{\"schema\":..,\"payload\":..}` envelopes giving typed columns (as in Connect, an envelope with another field fails its record); `false`: schemaless JSON, only for the JSON and String formats.",
     ),
     key(
         "schemas.cache.size",
