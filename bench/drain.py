@@ -234,6 +234,19 @@ def write_configs(workdir, bootstrap, name, topic, store_url, settings, values=J
     return worker, connector
 
 
+def stock_client_conf(workdir):
+    """A Hadoop client configuration with the stock 128 MiB dfs.blocksize, as a Connect
+    worker's `hadoop.conf.dir` would give: the test bed's NameNode defaults to 16 MiB blocks
+    (its tests write hundreds of files at once, and a DataNode reserves a block's space for
+    each), which would otherwise be the block size of the files Lakesink streams."""
+    conf = os.path.join(workdir, "hadoop-client-conf")
+    os.makedirs(conf, exist_ok=True)
+    with open(os.path.join(conf, "hdfs-site.xml"), "w") as f:
+        f.write('<?xml version="1.0"?>\n<configuration>\n  <property><name>dfs.blocksize</name>'
+                '<value>134217728</value></property>\n</configuration>\n')
+    return conf
+
+
 def run_lakesink(lakesink_bin, bootstrap, hdfs_url, hdfs, topic, n, fmt, flush_size, workdir, values=JSON_VALUES):
     """Runs `lakesink standalone` until files covering `n` records are committed; `values` are
     the worker's value converter settings (see write_configs). `hdfs_url` and `hdfs` are the
@@ -241,8 +254,10 @@ def run_lakesink(lakesink_bin, bootstrap, hdfs_url, hdfs, topic, n, fmt, flush_s
     test bed's daemons used meanwhile: they share the machine's cores with Lakesink."""
     root = f"/bench-{uuid.uuid4().hex[:8]}"
     name = f"bench-{fmt}-{uuid.uuid4().hex[:6]}"
-    worker, connector = write_configs(workdir, bootstrap, name, topic, f"{hdfs_url}{root}",
-                                      {"flush.size": flush_size, "format.class": fmt}, values)
+    settings = {"flush.size": flush_size, "format.class": fmt}
+    if hdfs_url.startswith("hdfs://"):
+        settings["hadoop.conf.dir"] = stock_client_conf(workdir)
+    worker, connector = write_configs(workdir, bootstrap, name, topic, f"{hdfs_url}{root}", settings, values)
     log = open(os.path.join(workdir, f"{name}.log"), "wb")
     # Completion is read from Lakesink's commit log lines rather than by listing the store:
     # listing HDFS every few tens of milliseconds cost the NameNode a tenth of a core here,

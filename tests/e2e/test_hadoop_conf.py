@@ -36,3 +36,56 @@ def test_name_service_from_hadoop_conf_dir(kafka, hdfs, hdfs_url, lakesink_bin, 
     [(start, end, path)] = committed_files(hdfs, root, topic)[0]
     assert (start, end) == (0, 49)
     assert [json.loads(l)["n"] for l in read_bytes(hdfs, path).decode().splitlines()] == list(range(50))
+
+
+def write_blocksize_conf(workdir, value):
+    conf = os.path.join(workdir, f"hadoop-conf-{unique('bs')}")
+    os.makedirs(conf)
+    with open(os.path.join(conf, "hdfs-site.xml"), "w") as f:
+        f.write(f"""<?xml version="1.0"?>
+<configuration>
+  <property><name>dfs.blocksize</name><value>{value}</value></property>
+</configuration>
+""")
+    return conf
+
+
+def test_streamed_files_take_the_block_size_of_the_client_configuration(kafka, hdfs, hdfs_url, lakesink_bin,
+                                                                       workdir):
+    """As with Hadoop's Java client, dfs.blocksize in hadoop.conf.dir sets the block size of
+    the files written (the test bed's NameNode default is 16 MiB). 6 MB of JSON lines per file
+    are streamed while the file fills, so its size is not known when it is created."""
+    conf = write_blocksize_conf(workdir, "1m")
+    topic, root = unique("blocks"), f"/{unique('lake')}"
+    create_topic(kafka, topic, 1)
+    values = [json.dumps({"n": i, "pad": "p" * 1000}).encode() for i in range(12_000)]
+    produce(kafka, topic, values)
+    connector = connector_props(unique("blocks"), topic, hdfs_url, root, flush__size=6000,
+                                format__class="JsonFormat", hadoop__conf__dir=conf)
+    sink = Lakesink(lakesink_bin, workdir, worker_props(kafka, schemas=False), connector)
+    try:
+        wait_until(lambda: len(committed_files(hdfs, root, topic).get(0, [])) == 2, 90, "two commits", sink)
+    finally:
+        assert sink.stop() == 0, sink.output()[-2000:]
+    files = committed_files(hdfs, root, topic)[0]
+    assert [(s, e) for s, e, _ in files] == [(0, 5999), (6000, 11999)]
+    for _, _, path in files:
+        status = hdfs.get_file_info(path)
+        assert status.length > 6_000_000, (path, status.length)
+        assert status.blocksize == 1 << 20, (path, status.blocksize)
+    lines = [l for _, _, p in files for l in read_bytes(hdfs, p).decode().splitlines()]
+    assert [json.loads(l)["n"] for l in lines] == list(range(12_000))
+
+
+def test_an_invalid_block_size_stops_the_connector_with_the_file_and_key_named(kafka, hdfs_url, lakesink_bin,
+                                                                              workdir):
+    conf = write_blocksize_conf(workdir, "12q")
+    topic = unique("blocks")
+    create_topic(kafka, topic, 1)
+    connector = connector_props(unique("blocks"), topic, hdfs_url, f"/{unique('lake')}", flush__size=10,
+                                format__class="JsonFormat", hadoop__conf__dir=conf)
+    sink = Lakesink(lakesink_bin, workdir, worker_props(kafka, schemas=False), connector)
+    code = sink.proc.wait(60)
+    out = sink.output()
+    assert code != 0, out[-2000:]
+    assert f"{conf}/hdfs-site.xml" in out and "dfs.blocksize = '12q': not a size" in out, out[-2000:]

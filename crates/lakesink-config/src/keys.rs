@@ -567,7 +567,7 @@ pub static KEYS: &[KeyDef] = &[
         String,
         Value(""),
         S,
-        "Directory with `core-site.xml` and `hdfs-site.xml` (name services, HA, client settings).",
+        "Directory with `core-site.xml` and `hdfs-site.xml` (name services, HA, client settings). As for Hadoop's Java client, its `dfs.blocksize` is the block size of the files Lakesink streams into HDFS (files written in one go below 64 MiB get a block of their own size); without it, the NameNode's default. Unset: `$HADOOP_CONF_DIR`, else `$HADOOP_HOME/etc/hadoop`.",
     ),
     key(
         "hadoop.home",

@@ -18,6 +18,9 @@ pub struct HdfsStore {
     authority: String,
     /// Absolute base path inside the file system ("" for the root).
     base: String,
+    /// `dfs.blocksize` of the client's Hadoop configuration, for files whose size is not
+    /// known when they are created (`None`: the NameNode's default).
+    block_size: Option<u64>,
 }
 
 pub struct HdfsWriter {
@@ -72,6 +75,7 @@ impl HdfsStore {
             client: Arc::new(client),
             authority,
             base: base.to_string(),
+            block_size: crate::hadoop_conf::client_block_size(hadoop_conf_dir)?,
         })
     }
 
@@ -86,17 +90,23 @@ impl HdfsStore {
     pub async fn create(&self, rel: &str, size: Option<u64>) -> Result<HdfsWriter> {
         let path = self.abs(rel);
         let options = || WriteOptions::default().overwrite(false).create_parent(true);
+        // The client's block size, as Hadoop's Java client uses its own (else the
+        // NameNode's default).
+        let configured = || match self.block_size {
+            Some(block) => options().block_size(block),
+            None => options(),
+        };
         let fitted = size.and_then(fitted_block_size);
         let created = match fitted {
             Some(block) => match self.client.create(&path, options().block_size(block)).await {
                 // A NameNode whose dfs.namenode.fs-limits.min-block-size is above 1 MiB
-                // refuses the fitted size: use its default.
+                // refuses the fitted size: use the configured one.
                 Err(e) if e.to_string().contains("min-block-size") => {
-                    self.client.create(&path, options()).await
+                    self.client.create(&path, configured()).await
                 }
                 other => other,
             },
-            None => self.client.create(&path, options()).await,
+            None => self.client.create(&path, configured()).await,
         };
         let writer = created.map_err(|e| classify("create", &path, e))?;
         Ok(HdfsWriter {

@@ -8,6 +8,7 @@
 //! Must not touch: file names, formats or offsets; what is written and why belongs to the
 //! format writers and the commit protocol.
 
+mod hadoop_conf;
 mod hdfs;
 mod local;
 
@@ -28,6 +29,8 @@ pub enum StorageError {
     },
     #[error("invalid store URL '{url}': {message}")]
     InvalidUrl { url: String, message: String },
+    #[error("Hadoop configuration {file}: {message}")]
+    HadoopConfig { file: String, message: String },
 }
 
 impl StorageError {
