@@ -3,7 +3,9 @@
 //! Owns: the few file-system operations the commit protocol needs — create a new file (never
 //! overwriting), write, make durable and close it, rename without clobbering, list one
 //! directory, read a small file, delete — for `hdfs://`/`viewfs://` (the native `hdfs-native`
-//! client) and `file://` (the local file system). Paths are relative to the store URL.
+//! client) and `file://` (the local file system). Paths are relative to the store URL. The
+//! few Hadoop client settings `hdfs-native` does not apply itself (`dfs.blocksize`) are read
+//! in `hadoop_conf`.
 //!
 //! Must not touch: file names, formats or offsets; what is written and why belongs to the
 //! format writers and the commit protocol.
