@@ -85,7 +85,10 @@ def test_an_invalid_block_size_stops_the_connector_with_the_file_and_key_named(k
     connector = connector_props(unique("blocks"), topic, hdfs_url, f"/{unique('lake')}", flush__size=10,
                                 format__class="JsonFormat", hadoop__conf__dir=conf)
     sink = Lakesink(lakesink_bin, workdir, worker_props(kafka, schemas=False), connector)
-    code = sink.proc.wait(60)
-    out = sink.output()
+    try:
+        wait_until(lambda: not sink.alive(), 60, "the connector to stop on the invalid dfs.blocksize", sink)
+    finally:
+        sink.kill()
+    code, out = sink.proc.returncode, sink.output()
     assert code != 0, out[-2000:]
     assert f"{conf}/hdfs-site.xml" in out and "dfs.blocksize = '12q': not a size" in out, out[-2000:]
