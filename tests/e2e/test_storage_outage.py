@@ -1,5 +1,6 @@
 """HDFS unavailable in the middle of a stream: retried for as long as it lasts, nothing lost,
 nothing repeated, nothing sent to the dead-letter queue."""
+import contextlib
 import json
 import os
 import signal
@@ -41,6 +42,32 @@ def restart_datanode(args, environ, cwd):
                      stderr=subprocess.STDOUT, start_new_session=True)
 
 
+@contextlib.contextmanager
+def datanode_down():
+    """The test bed's DataNode killed (SIGKILL) for the block's duration, then started again."""
+    pid, args, environ, cwd = datanode()
+    os.kill(pid, signal.SIGKILL)
+    try:
+        yield
+    finally:
+        restart_datanode(args, environ, cwd)
+
+
+def still_running_after(sink, seconds):
+    """The connector is still up `seconds` later: an outage does not stop it."""
+    time.sleep(seconds)
+    assert sink.proc.poll() is None, sink.output()[-3000:]
+
+
+def assert_recovers_and_commits_once(sink, hdfs, root, topic, produced, files):
+    """Once storage is back, `files` files are committed, the connector stops cleanly, and every
+    produced record is in exactly one of them (see assert_committed_once)."""
+    wait_until(lambda: sum(len(v) for v in committed_files(hdfs, root, topic).values()) >= files, 180,
+               "every record committed after the DataNode came back", sink)
+    assert sink.stop() == 0, sink.output()[-3000:]
+    assert_committed_once(hdfs, root, topic, produced)
+
+
 def high_watermarks(kafka, topic, partitions):
     c = Consumer({"bootstrap.servers": kafka, "group.id": unique("outage-reader")})
     try:
@@ -76,22 +103,14 @@ def test_datanode_down_for_20_s_loses_and_repeats_nothing(kafka, hdfs, hdfs_url,
                                 errors__deadletterqueue__topic__replication__factor=1)
     sink = Lakesink(lakesink_bin, workdir, worker_props(kafka, schemas=False), connector, name="outage")
     wait_until(lambda: caught_up(sink.output(), PARTITIONS), 120, "the first half written", sink)
-    pid, args, environ, cwd = datanode()
-    os.kill(pid, signal.SIGKILL)
-    try:
+    with datanode_down():
         # Records arrive while the DataNode is down: their files cannot be written, nor can
         # a partition be recovered (its commit log cannot be read).
         produced.update(produce(kafka, topic, values[10000:], partition_fn=lambda i: i % PARTITIONS))
         wait_until(lambda: "recovered again in" in sink.output(), 60,
                    "a recovery that failed and waits to be retried", sink)
-        time.sleep(20)
-        assert sink.proc.poll() is None, sink.output()[-3000:]
-    finally:
-        restart_datanode(args, environ, cwd)
-    wait_until(lambda: sum(len(v) for v in committed_files(hdfs, root, topic).values()) >= 20, 180,
-               "every record committed after the DataNode came back", sink)
-    assert sink.stop() == 0, sink.output()[-3000:]
-    assert_committed_once(hdfs, root, topic, produced)
+        still_running_after(sink, 20)
+    assert_recovers_and_commits_once(sink, hdfs, root, topic, produced, 20)
     # A storage failure is not a record's fault: nothing went to the dead-letter queue.
     assert high_watermarks(kafka, dlq, 1) == [0]
 
@@ -106,18 +125,10 @@ def test_datanode_down_from_the_start_reads_again_what_it_could_not_write(kafka,
     produced = produce(kafka, topic, values, partition_fn=lambda i: i % PARTITIONS)
     connector = connector_props(unique("outage-start"), topic, hdfs_url, root, flush__size=1000,
                                 format__class="JsonFormat", retry__backoff__ms=1000)
-    pid, args, environ, cwd = datanode()
-    os.kill(pid, signal.SIGKILL)
-    try:
+    with datanode_down():
         sink = Lakesink(lakesink_bin, workdir, worker_props(kafka, schemas=False), connector,
                         name="outage-start")
         wait_until(lambda: "recovered again" in sink.output() or "recovering the partition again"
                    in sink.output(), 90, "a partition that failed and is recovered again", sink)
-        time.sleep(10)
-        assert sink.proc.poll() is None, sink.output()[-3000:]
-    finally:
-        restart_datanode(args, environ, cwd)
-    wait_until(lambda: sum(len(v) for v in committed_files(hdfs, root, topic).values()) >= 6, 180,
-               "every record committed after the DataNode came back", sink)
-    assert sink.stop() == 0, sink.output()[-3000:]
-    assert_committed_once(hdfs, root, topic, produced)
+        still_running_after(sink, 10)
+    assert_recovers_and_commits_once(sink, hdfs, root, topic, produced, 6)
