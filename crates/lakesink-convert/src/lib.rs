@@ -670,14 +670,7 @@ impl ValueConverter {
             return Ok(s.clone());
         }
         let s = self.envelope_schema_by_text(text)?;
-        match &mut self.recent_text {
-            Some((recent, schema)) => {
-                recent.clear();
-                recent.push_str(text);
-                *schema = s.clone();
-            }
-            None => self.recent_text = Some((text.to_string(), s.clone())),
-        }
+        self.recent_text = Some((text.to_string(), s.clone()));
         Ok(s)
     }
 

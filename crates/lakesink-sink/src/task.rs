@@ -309,7 +309,6 @@ impl Task {
     }
 }
 
-/// Recovers one partition and applies the retention policy to where it starts.
 /// Why a partition could not be opened.
 enum OpenFailure {
     /// Storage could not be read or written: retried later, for as long as it takes.
@@ -330,6 +329,7 @@ impl OpenFailure {
     }
 }
 
+/// Recovers one partition and applies the retention policy to where it starts.
 async fn open_one(
     settings: Arc<SinkSettings>,
     tp: TopicPartition,

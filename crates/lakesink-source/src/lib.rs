@@ -190,21 +190,16 @@ impl ConsumerContext for Context {
                 match self.handler.assigned(&assigned) {
                     Ok(starts) => {
                         for (tp, start) in tps.iter().zip(starts) {
-                            if matches!(start, StartAt::Later) {
-                                later.add_partition(&tp.topic, tp.partition);
-                            }
-                            if let StartAt::Offset(o) = start {
-                                self.set_position(tp, o);
-                            }
-                            self.set_start(
-                                tp,
-                                match start {
-                                    StartAt::Offset(o) => Some(o),
-                                    _ => None,
-                                },
-                            );
-                            if let StartAt::Offset(o) = start
-                                && let Some(mut elem) = tpl.find_partition(&tp.topic, tp.partition)
+                            let StartAt::Offset(o) = start else {
+                                self.set_start(tp, None);
+                                if matches!(start, StartAt::Later) {
+                                    later.add_partition(&tp.topic, tp.partition);
+                                }
+                                continue;
+                            };
+                            self.set_position(tp, o);
+                            self.set_start(tp, Some(o));
+                            if let Some(mut elem) = tpl.find_partition(&tp.topic, tp.partition)
                                 && let Err(e) = elem.set_offset(Offset::Offset(o))
                             {
                                 self.fail(format!("{tp}: cannot start at offset {o}: {e}"));

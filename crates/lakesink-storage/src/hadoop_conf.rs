@@ -88,14 +88,10 @@ fn property(file: &Path, name: &str) -> Result<Option<String>> {
 /// followed by one binary prefix letter (k, m, g, t, p, e; either case).
 fn parse_size(text: &str) -> Option<u64> {
     let text = text.trim();
-    let (digits, shift) = match text.chars().last()?.to_ascii_lowercase() {
-        'k' => (&text[..text.len() - 1], 10),
-        'm' => (&text[..text.len() - 1], 20),
-        'g' => (&text[..text.len() - 1], 30),
-        't' => (&text[..text.len() - 1], 40),
-        'p' => (&text[..text.len() - 1], 50),
-        'e' => (&text[..text.len() - 1], 60),
-        _ => (text, 0),
+    let prefix = text.chars().last()?.to_ascii_lowercase();
+    let (digits, shift) = match "kmgtpe".find(prefix) {
+        Some(i) => (&text[..text.len() - 1], 10 * (i + 1)),
+        None => (text, 0),
     };
     let n: u64 = digits.parse().ok()?;
     n.checked_mul(1u64 << shift)
