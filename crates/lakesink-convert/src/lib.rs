@@ -179,6 +179,7 @@ pub struct ValueConverter {
     guids: HashMap<[u8; 16], Result<u32, String>>,
     /// The Avro or JSON Schema id of the previous record (runs of one id are the rule).
     recent: Option<(u32, Compiled)>,
+    sizes: Option<ValueSizes>,
 }
 
 /// A compiled writer schema: decodes the payload of one framed value into one row.
@@ -224,6 +225,78 @@ enum RunBuilder {
     Columns(Vec<ColumnBuilder>),
     Text(StringBuilder),
     Binary(BinaryBuilder),
+}
+
+impl RunBuilder {
+    /// See [`ColumnBuilder::value_bytes`].
+    fn value_bytes(&self) -> Vec<usize> {
+        let mut out = Vec::new();
+        match self {
+            RunBuilder::Columns(cols) => cols.iter().for_each(|c| c.value_bytes(&mut out)),
+            RunBuilder::Text(b) => out.push(b.values_slice().len()),
+            RunBuilder::Binary(b) => out.push(b.values_slice().len()),
+        }
+        out
+    }
+
+    /// See [`ColumnBuilder::reserve_values`]; the builders are empty.
+    fn reserve_values(&mut self, rows: usize, bytes: impl Iterator<Item = usize>) {
+        let mut bytes = bytes;
+        match self {
+            RunBuilder::Columns(cols) => cols.iter_mut().for_each(|c| c.reserve_values(&mut bytes)),
+            RunBuilder::Text(b) => {
+                if let Some(n) = bytes.next() {
+                    *b = StringBuilder::with_capacity(rows, n);
+                }
+            }
+            RunBuilder::Binary(b) => {
+                if let Some(n) = bytes.next() {
+                    *b = BinaryBuilder::with_capacity(rows, n);
+                }
+            }
+        }
+    }
+}
+
+/// The value bytes the variable-width builders of the last run held, per row, with the
+/// schema of that run: the next run of that schema reserves as much, and an eighth more,
+/// where guessing a fixed size per string made the builders grow (and copy) as they filled.
+struct ValueSizes {
+    schema: Arc<ValueSchema>,
+    rows: usize,
+    bytes: Vec<usize>,
+}
+
+impl ValueSizes {
+    /// `most`: the bytes of the records read, which no column's values outgrow (a run with
+    /// one huge record must not make the next one reserve that much for every row).
+    fn reserve(sizes: &Option<ValueSizes>, run: &mut Run, rows: usize, most: usize) {
+        let Some(s) = sizes
+            .as_ref()
+            .filter(|s| Arc::ptr_eq(&s.schema, &run.schema))
+        else {
+            return;
+        };
+        let per_rows = s.rows.max(1);
+        run.builder.reserve_values(
+            rows,
+            s.bytes.iter().map(|b| {
+                let n = b.saturating_mul(rows) / per_rows;
+                n.saturating_add(n / 8).min(most)
+            }),
+        );
+    }
+
+    fn measure(sizes: &mut Option<ValueSizes>, run: &Run) {
+        let rows = run.offsets.len();
+        if rows > 0 {
+            *sizes = Some(ValueSizes {
+                schema: run.schema.clone(),
+                rows,
+                bytes: run.builder.value_bytes(),
+            });
+        }
+    }
 }
 
 /// A JsonConverter envelope, read in one pass: a typed payload is parsed while the envelope
@@ -328,6 +401,7 @@ impl ValueConverter {
             registered: HashMap::new(),
             guids: HashMap::new(),
             recent: None,
+            sizes: None,
         }
     }
 
@@ -819,9 +893,12 @@ impl ValueConverter {
                 .is_some_and(|r| Arc::ptr_eq(&r.schema, &schema));
             if !same {
                 if let Some(done) = run.take() {
+                    ValueSizes::measure(&mut self.sizes, &done);
                     out.push(finish_run(done));
                 }
-                run = Some(new_run(schema.clone(), capacity));
+                let mut fresh = new_run(schema.clone(), capacity);
+                ValueSizes::reserve(&self.sizes, &mut fresh, capacity, batch.data_len());
+                run = Some(fresh);
             }
             let Some(r) = run.as_mut() else { continue };
             match (&mut r.builder, schema.kind) {
@@ -908,6 +985,7 @@ impl ValueConverter {
             r.timestamps.push(record.timestamp);
         }
         if let Some(done) = run.take() {
+            ValueSizes::measure(&mut self.sizes, &done);
             out.push(finish_run(done));
         }
         Ok(out)

@@ -44,9 +44,12 @@ const GATHER_BYTES: usize = 1 << 20;
 /// file only a few rows, and encoding a few rows at a time costs more than the rows (every
 /// call walks every column's encoder, statistics and page state).
 const COALESCE_ROWS: usize = 4096;
-/// A batch of at least this many rows for a file with nothing staged is encoded as it is:
-/// gathering it would cost a copy of its rows and save little.
+/// A batch of at least this many rows, or [`DIRECT_BYTES`] in memory, for a file with nothing
+/// staged is encoded as it is: gathering it would cost a copy of its rows and save little.
 const DIRECT_ROWS: usize = 1024;
+/// See [`DIRECT_ROWS`]: the encoders' cost per call is small beside this many bytes of rows
+/// (gathering such batches of 1 KiB records cost 1.5% of a drain's CPU time).
+const DIRECT_BYTES: usize = 256 << 10;
 /// When memory is short, a file holding at least this much is moved to storage (and stays
 /// open); a smaller one is committed early instead.
 const SPILL_MIN_BYTES: u64 = 4 << 20;
@@ -128,11 +131,12 @@ impl OpenFile {
         first: i64,
         last: i64,
     ) -> Result<(), SinkError> {
-        if self.staged.is_empty() && batch.num_rows() >= DIRECT_ROWS {
+        let bytes = batch.get_array_memory_size();
+        if self.staged.is_empty() && (batch.num_rows() >= DIRECT_ROWS || bytes >= DIRECT_BYTES) {
             self.format.write(batch)?;
         } else {
             self.staged_rows += batch.num_rows();
-            self.staged_bytes += batch.get_array_memory_size();
+            self.staged_bytes += bytes;
             self.staged.push(batch.clone());
             if self.staged_rows >= COALESCE_ROWS {
                 self.encode_staged()?;
