@@ -27,8 +27,8 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from drain import (COMMITTED, add_store_arguments, print_copy_ratios, print_table, produce_values, run_lakesink, run_raw,
-                   run_raw_copy, store, warm_up)
+from drain import (COMMITTED, add_store_arguments, pin, print_copy_ratios, print_table, produce_values, run_lakesink,
+                   run_raw, run_raw_copy, store, warm_up)
 
 # 20 fields: a nested record, an array, a map, enums, nullable unions, the logical types
 # decimal (bytes), date and timestamp-millis, and a padding string last (see padded_values).
@@ -208,6 +208,7 @@ def main():
     ap.add_argument("--formats", default="parquet,avro")
     add_store_arguments(ap)
     args = ap.parse_args()
+    pin(args.cpus)
     if args.records % (args.partitions * args.flush_size):
         # The drain ends when the last flush.size file is committed.
         ap.error("--records must be a multiple of --partitions x --flush-size")

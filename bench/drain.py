@@ -191,7 +191,7 @@ def run_raw(raw_bin, bootstrap, topic, n, copy_to=None):
     daemons = daemon_pids()
     before = daemons_cpu(daemons)
     extra = [copy_to[0], str(copy_to[1])] if copy_to else []
-    out = subprocess.run([raw_bin, bootstrap, topic, str(n), *extra], capture_output=True, text=True, check=True)
+    out = subprocess.run([*PINNED, raw_bin, bootstrap, topic, str(n), *extra], capture_output=True, text=True, check=True)
     after = daemons_cpu(daemons)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result["daemons_cpu"] = {r: after[r] - before[r] for r in daemons}
@@ -266,7 +266,8 @@ def run_lakesink(lakesink_bin, bootstrap, hdfs_url, hdfs, topic, n, fmt, flush_s
     daemons = daemon_pids()
     daemons_before = daemons_cpu(daemons)
     t0 = time.time()
-    proc = subprocess.Popen([lakesink_bin, "standalone", worker, connector], stdout=log, stderr=subprocess.STDOUT, env=env)
+    proc = subprocess.Popen([*PINNED, lakesink_bin, "standalone", worker, connector], stdout=log, stderr=subprocess.STDOUT,
+                            env=env)
     base = f"{root}/topics/{topic}"
     next_offsets = {}
     with open(log.name, "rb") as lines:
@@ -307,11 +308,24 @@ def warm_up(lakesink_bin, bootstrap, hdfs_url, hdfs, topic, n, fmt, flush_size, 
     print(f"warm-up run: {r['seconds']:.2f} s (not counted)", flush=True)
 
 
+# `taskset -c CPUS` when --cpus is given (see add_store_arguments), else nothing.
+PINNED = []
+
+
+def pin(cpus):
+    """Runs the raw consumers and Lakesink on `cpus` (taskset's list syntax) from now on."""
+    PINNED[:] = ["taskset", "-c", cpus] if cpus else []
+    if cpus:
+        print(f"the raw consumers and Lakesink run on CPUs {cpus}; the test bed's daemons on any", flush=True)
+
+
 def add_store_arguments(ap):
     ap.add_argument("--store", choices=("hdfs", "file"), default="hdfs",
                     help="write into the test bed's HDFS or into a local directory (file://)")
     ap.add_argument("--no-warm-up", dest="warm_up", action="store_false",
                     help="skip the untimed first run that warms the test bed's JVMs")
+    ap.add_argument("--cpus", help="run the raw consumers and Lakesink on these CPUs only (taskset -c syntax, "
+                    "e.g. 0): how each drain scales with cores")
 
 
 def print_table(raw_runs, results, records, value_len, width):
@@ -347,6 +361,7 @@ def main():
     ap.add_argument("--formats", default="json,parquet")
     add_store_arguments(ap)
     args = ap.parse_args()
+    pin(args.cpus)
     if args.records % (args.partitions * args.flush_size):
         # The drain ends when the last flush.size file is committed.
         ap.error("--records must be a multiple of --partitions x --flush-size")
