@@ -294,7 +294,7 @@ pub struct KafkaSource {
     consumer: BaseConsumer<Context>,
     config: SourceConfig,
     /// Records and bytes of each partition's recent batches (the largest, decaying by a
-    /// quarter per batch): the next one starts with that room, so that its buffers are not
+    /// sixteenth per batch): the next one starts with that room, so that its buffers are not
     /// grown by doubling (copying megabytes and holding up to twice what they need). A
     /// partition's share of a poll varies from batch to batch; sizing by the last one alone
     /// left every larger batch to grow.
