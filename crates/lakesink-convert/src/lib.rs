@@ -179,6 +179,7 @@ pub struct ValueConverter {
     guids: HashMap<[u8; 16], Result<u32, String>>,
     /// The Avro or JSON Schema id of the previous record (runs of one id are the rule).
     recent: Option<(u32, Compiled)>,
+    /// How much the string and bytes builders of the last run held (see [`ValueSizes`]).
     sizes: Option<ValueSizes>,
 }
 
