@@ -1970,6 +1970,32 @@ mod tests {
     }
 
     #[test]
+    fn malformed_utf8_in_strings_and_map_keys_is_replaced_as_java_reads_it() {
+        // Java's Utf8.toString (and so AvroConverter) decodes with replacement, never fails.
+        let d = AvroDecoder::new(
+            r#"{"type": "record", "name": "R", "fields": [
+                {"name": "s", "type": "string"},
+                {"name": "m", "type": {"type": "map", "values": "int"}}]}"#,
+            &[],
+        )
+        .unwrap();
+        let mut cols = builders(&d);
+        // s = "a\xffb" (a byte that starts no character); m = {"k\xc3": 1} (a two-byte
+        // sequence cut short).
+        let row = [0x06, b'a', 0xff, b'b', 0x02, 0x04, b'k', 0xc3, 0x02, 0x00];
+        d.decode_row(&row, &mut cols).unwrap();
+        // A valid row after it is read as it is.
+        let ok = [0x08, b'o', b'k', 0xc3, 0xa9, 0x00];
+        d.decode_row(&ok, &mut cols).unwrap();
+        let s = cols[0].finish();
+        let s = s.as_string::<i32>();
+        assert_eq!((s.value(0), s.value(1)), ("a\u{fffd}b", "oké"));
+        let m = cols[1].finish();
+        let keys = m.as_map().keys().as_string::<i32>().value(0).to_string();
+        assert_eq!(keys, "k\u{fffd}");
+    }
+
+    #[test]
     fn resolves_references_and_connect_properties() {
         let address = r#"{"type": "record", "name": "Address", "namespace": "com.acme",
             "fields": [{"name": "city", "type": "string"}]}"#;
