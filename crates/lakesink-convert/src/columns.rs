@@ -202,61 +202,49 @@ impl ColumnBuilder {
         }
     }
 
-    /// Each variable-width builder's value bytes, in pre-order (see [`Self::reserve_values`]).
-    pub(crate) fn value_bytes(&self, out: &mut Vec<usize>) {
+    /// Calls `f` on each string and bytes builder, in pre-order: the one order
+    /// [`Self::value_bytes`] and [`Self::reserve_values`] share.
+    fn each_variable_width(&mut self, f: &mut impl FnMut(&mut ColumnBuilder)) {
         match self {
-            ColumnBuilder::Utf8(b) => out.push(b.values_slice().len()),
-            ColumnBuilder::Binary(b) => out.push(b.values_slice().len()),
-            ColumnBuilder::List { items, .. } => items.value_bytes(out),
+            ColumnBuilder::Utf8(_) | ColumnBuilder::Binary(_) => f(self),
+            ColumnBuilder::List { items, .. } => items.each_variable_width(f),
             ColumnBuilder::Map { keys, values, .. } => {
-                keys.value_bytes(out);
-                values.value_bytes(out);
+                keys.each_variable_width(f);
+                values.each_variable_width(f);
             }
             ColumnBuilder::Struct { children, .. } => {
-                children.iter().for_each(|c| c.value_bytes(out));
+                children.iter_mut().for_each(|c| c.each_variable_width(f));
             }
             _ => {}
         }
     }
 
-    /// Gives each empty variable-width builder room for the value bytes `bytes` yields, in
-    /// the pre-order of [`Self::value_bytes`]. Builders that grow as they fill copy their
-    /// bytes at every doubling: a tenth of an Avro → Parquet drain's CPU time went to such
-    /// copies and the page faults of the new space.
-    pub(crate) fn reserve_values(&mut self, bytes: &mut impl Iterator<Item = usize>) {
-        fn room(
-            item_capacity: usize,
-            empty: bool,
-            bytes: &mut impl Iterator<Item = usize>,
-        ) -> Option<(usize, usize)> {
-            let wanted = bytes.next()?;
-            empty.then_some((item_capacity.saturating_sub(1), wanted))
-        }
-        match self {
-            ColumnBuilder::Utf8(b) => {
-                if let Some((items, n)) =
-                    room(b.offsets_capacity(), b.values_slice().is_empty(), bytes)
-                {
-                    *b = StringBuilder::with_capacity(items, n);
-                }
-            }
-            ColumnBuilder::Binary(b) => {
-                if let Some((items, n)) =
-                    room(b.offsets_capacity(), b.values_slice().is_empty(), bytes)
-                {
-                    *b = BinaryBuilder::with_capacity(items, n);
-                }
-            }
-            ColumnBuilder::List { items, .. } => items.reserve_values(bytes),
-            ColumnBuilder::Map { keys, values, .. } => {
-                keys.reserve_values(bytes);
-                values.reserve_values(bytes);
-            }
-            ColumnBuilder::Struct { children, .. } => {
-                children.iter_mut().for_each(|c| c.reserve_values(bytes));
-            }
+    /// Each string and bytes builder's value bytes (see [`Self::reserve_values`]).
+    pub(crate) fn value_bytes(&mut self, out: &mut Vec<usize>) {
+        self.each_variable_width(&mut |c| match c {
+            ColumnBuilder::Utf8(b) => out.push(b.values_slice().len()),
+            ColumnBuilder::Binary(b) => out.push(b.values_slice().len()),
             _ => {}
-        }
+        });
+    }
+
+    /// Gives each empty string and bytes builder room for the value bytes `bytes` yields, in
+    /// the order of [`Self::value_bytes`]. Builders that grow as they fill copy their bytes
+    /// at every doubling: a tenth of an Avro → Parquet drain's CPU time went to such copies
+    /// and the page faults of the new space.
+    pub(crate) fn reserve_values(&mut self, bytes: &mut impl Iterator<Item = usize>) {
+        self.each_variable_width(&mut |c| {
+            let Some(n) = bytes.next() else { return };
+            match c {
+                ColumnBuilder::Utf8(b) if b.values_slice().is_empty() => {
+                    *b = StringBuilder::with_capacity(b.offsets_capacity().saturating_sub(1), n);
+                }
+                ColumnBuilder::Binary(b) if b.values_slice().is_empty() => {
+                    *b = BinaryBuilder::with_capacity(b.offsets_capacity().saturating_sub(1), n);
+                }
+                _ => {}
+            }
+        });
     }
 
     pub(crate) fn append_null(&mut self) {
@@ -593,22 +581,11 @@ mod tests {
         let mut fresh = ColumnBuilder::new(&schema, 4);
         fresh.reserve_values(&mut [1000, 2000, 3000, 4000].into_iter());
         let mut capacities = Vec::new();
-        fn walk(c: &ColumnBuilder, out: &mut Vec<usize>) {
-            match c {
-                ColumnBuilder::Utf8(b) => out.push(b.values_capacity()),
-                ColumnBuilder::Binary(b) => out.push(b.values_capacity()),
-                ColumnBuilder::List { items, .. } => walk(items, out),
-                ColumnBuilder::Map { keys, values, .. } => {
-                    walk(keys, out);
-                    walk(values, out);
-                }
-                ColumnBuilder::Struct { children, .. } => {
-                    children.iter().for_each(|c| walk(c, out))
-                }
-                _ => {}
-            }
-        }
-        walk(&fresh, &mut capacities);
+        fresh.each_variable_width(&mut |c| match c {
+            ColumnBuilder::Utf8(b) => capacities.push(b.values_capacity()),
+            ColumnBuilder::Binary(b) => capacities.push(b.values_capacity()),
+            _ => {}
+        });
         assert_eq!(capacities.len(), 4);
         for (got, wanted) in capacities.iter().zip([1000, 2000, 3000, 4000]) {
             assert!(*got >= wanted, "capacity {got} below the {wanted} reserved");

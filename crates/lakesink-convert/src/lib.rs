@@ -230,10 +230,10 @@ enum RunBuilder {
 
 impl RunBuilder {
     /// See [`ColumnBuilder::value_bytes`].
-    fn value_bytes(&self) -> Vec<usize> {
+    fn value_bytes(&mut self) -> Vec<usize> {
         let mut out = Vec::new();
         match self {
-            RunBuilder::Columns(cols) => cols.iter().for_each(|c| c.value_bytes(&mut out)),
+            RunBuilder::Columns(cols) => cols.iter_mut().for_each(|c| c.value_bytes(&mut out)),
             RunBuilder::Text(b) => out.push(b.values_slice().len()),
             RunBuilder::Binary(b) => out.push(b.values_slice().len()),
         }
@@ -288,7 +288,7 @@ impl ValueSizes {
         );
     }
 
-    fn measure(sizes: &mut Option<ValueSizes>, run: &Run) {
+    fn measure(sizes: &mut Option<ValueSizes>, run: &mut Run) {
         let rows = run.offsets.len();
         if rows > 0 {
             *sizes = Some(ValueSizes {
@@ -893,8 +893,8 @@ impl ValueConverter {
                 .as_ref()
                 .is_some_and(|r| Arc::ptr_eq(&r.schema, &schema));
             if !same {
-                if let Some(done) = run.take() {
-                    ValueSizes::measure(&mut self.sizes, &done);
+                if let Some(mut done) = run.take() {
+                    ValueSizes::measure(&mut self.sizes, &mut done);
                     out.push(finish_run(done));
                 }
                 let mut fresh = new_run(schema.clone(), capacity);
@@ -985,8 +985,8 @@ impl ValueConverter {
             r.offsets.push(record.offset);
             r.timestamps.push(record.timestamp);
         }
-        if let Some(done) = run.take() {
-            ValueSizes::measure(&mut self.sizes, &done);
+        if let Some(mut done) = run.take() {
+            ValueSizes::measure(&mut self.sizes, &mut done);
             out.push(finish_run(done));
         }
         Ok(out)
