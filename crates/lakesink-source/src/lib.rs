@@ -5,12 +5,17 @@
 //! consumer offsets for lag monitoring, the shutdown sequence) and cutting fetched records
 //! into per-partition [`RawBatch`]es.
 //!
+//! Also owns watching the group for partitions no member owns ([`ownership`]).
+//!
 //! Must not touch: decoding, files, storage. It never decides where to resume: a
 //! [`PartitionHandler`] (the sink) does, from storage.
 //!
 //! A `BaseConsumer` polled on one dedicated thread is used rather than `StreamConsumer`:
 //! rebalance callbacks then run on that thread, where the sink can synchronously finish the
 //! partitions being revoked before Kafka hands them to another worker.
+
+pub mod group;
+pub mod ownership;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -311,8 +316,10 @@ impl KafkaSource {
             .set("group.id", &config.group_id)
             .set("client.id", &config.client_id)
             .set("partition.assignment.strategy", "cooperative-sticky")
-            // Kafka Connect's consumer reads uncommitted; librdkafka's default is read_committed.
-            .set("isolation.level", "read_uncommitted")
+            // Records of aborted transactions must not land in the lake, and records of open
+            // ones not before they commit. (Connect's consumer reads uncommitted and writes
+            // both; `consumer.override.isolation.level=read_uncommitted` still does.)
+            .set("isolation.level", "read_committed")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
             .set("fetch.wait.max.ms", "100")
@@ -470,12 +477,28 @@ impl KafkaSource {
     /// so it costs no broker round trip. `None` while that is not known for every partition.
     pub fn lag(&self) -> Option<i64> {
         let assigned = self.consumer.assignment().ok()?;
+        // librdkafka's position also moves past transaction markers, which are never
+        // delivered: a partition whose log ends with a commit marker is read to its end one
+        // offset after its last record. It is reset by an assignment or a seek, until the
+        // next record or marker is read; ours is right then.
+        let read_past = self.consumer.position().ok();
         let positions = self.consumer.context().positions.lock().ok()?;
         let mut total = 0;
         for e in assigned.elements() {
             let tp = TopicPartition::new(e.topic(), e.partition());
             let (low, high) = cached_watermarks(&self.consumer, e.topic(), e.partition())?;
-            total += match positions.get(&tp) {
+            let librdkafka_next = read_past
+                .as_ref()
+                .and_then(|p| p.find_partition(e.topic(), e.partition()))
+                .and_then(|p| match p.offset() {
+                    Offset::Offset(o) => Some(o),
+                    _ => None,
+                });
+            let next = match (positions.get(&tp).copied(), librdkafka_next) {
+                (Some(ours), Some(theirs)) => Some(ours.max(theirs)),
+                (ours, theirs) => ours.or(theirs),
+            };
+            total += match next {
                 Some(next) => (high - next).max(0),
                 // Started from the group's offset and received nothing yet: known only for
                 // an empty log.
