@@ -1175,6 +1175,78 @@ def test_two_instances_forward_writes_and_fail_over(registries):
         "fail-over (leadership moved to the instance that joined second):\n" + elected["logs"]
 
 
+def no_retry_client(url):
+    """confluent-kafka's client without its own retries of 5xx answers, so that every answer
+    of the server is seen as it was."""
+    return SchemaRegistryClient({"url": url, "max.retries": 0})
+
+
+def test_fresh_registry_takes_writes_as_soon_as_it_answers(registries):
+    """Twenty times: a fresh registry on a fresh topic and group is polled with GET /subjects
+    until it answers 200; a registration sent at once, by confluent-kafka's client with its
+    retries off, succeeds (nothing is served before the election is decided)."""
+    for attempt in range(20):
+        reg = registries(serve=False)
+        deadline = time.time() + 90
+        while True:
+            try:
+                if reg.get("/subjects", timeout=5).status == 200:
+                    break
+            except OSError:
+                pass  # not listening yet
+            assert reg.alive(), reg.tail()
+            assert time.time() < deadline, f"attempt {attempt}: no answer in 90 s\n{reg.tail()}"
+            time.sleep(0.02)
+        # Nothing is served before the election is decided.
+        assert "leader election decided" in reg.output(), f"attempt {attempt}: served before the election\n{reg.tail()}"
+        started = time.time()
+        try:
+            sid = no_retry_client(reg.url).register_schema(unique("ready"), Schema(json.dumps(READING), "AVRO"))
+        except SchemaRegistryError as e:
+            raise AssertionError(f"attempt {attempt}: the first write failed: {e}\n{reg.tail()}") from None
+        assert isinstance(sid, int) and sid >= 1
+        # The writer was readied before serving: the first write does not wait for an election.
+        assert time.time() - started < 5, f"attempt {attempt}: the first write took {time.time() - started:.1f} s"
+        reg.kill()
+
+
+def test_writes_wait_for_the_next_leader_within_the_bound(registries):
+    """A leader killed with SIGKILL: a write sent to the other instance right away waits for
+    that instance to be elected and succeeds, with no retry by the client; an instance that
+    no eligible instance leads answers 50004 after lakesink.registry.leader.wait.ms, naming
+    the key."""
+    topic, group = unique("sr-e2e-schemas"), unique("sr-e2e-group")
+    a = registries(topic=topic, group=group, leader=True)
+    b = registries(topic=topic, group=group)
+    time.sleep(2)
+    wait_for(lambda: a.is_leader() != b.is_leader(), 30, "exactly one leader")
+    leader, follower = (a, b) if a.is_leader() else (b, a)
+    client = no_retry_client(follower.url)
+    client.register_schema(unique("before"), Schema(json.dumps(READING), "AVRO"))
+    leader.kill()
+    started = time.time()
+    try:
+        sid = client.register_schema(unique("during"), Schema(json.dumps(READING_V2), "AVRO"))
+    except SchemaRegistryError as e:
+        raise AssertionError(f"a write during the leader change failed after {time.time() - started:.1f} s: "
+                             f"{e}\n{follower.tail()}") from None
+    waited = time.time() - started
+    assert isinstance(sid, int) and follower.is_leader()
+    assert waited < 20, f"the write waited {waited:.1f} s, past the default bound of 20 s"
+    print(f"a write during a leader change waited {waited:.1f} s")
+
+    # No eligible instance at all: reads are served, a write fails after the bound.
+    lonely = registries(group=unique("sr-e2e-group"), leader__eligibility="false",
+                        kafkastore__init__timeout__ms=3000, lakesink__registry__leader__wait__ms=2000)
+    assert ok(lonely.get("/subjects")) == []
+    started = time.time()
+    r = lonely.call("POST", f"/subjects/{q(unique('nobody'))}/versions", {"schema": json.dumps(READING)})
+    waited = time.time() - started
+    body = error(r, 50004)
+    assert "lakesink.registry.leader.wait.ms" in body["message"], body
+    assert 2.0 <= waited < 8, f"50004 after {waited:.1f} s with a bound of 2 s"
+
+
 # ---------------------------------------------------------------------------------------------
 # 6. Taking over a topic written in Confluent's format
 # ---------------------------------------------------------------------------------------------

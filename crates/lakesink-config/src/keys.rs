@@ -1407,6 +1407,30 @@ pub static KEYS: &[KeyDef] = &[
         "How long a write waits for Kafka and for the instance's own reader to see it before the request fails with 50002. (Confluent's default is 500 ms; a transactional write needs more.)",
     ),
     key(
+        "kafkastore.init.timeout.ms",
+        R,
+        REGISTRY,
+        Int {
+            min: 1,
+            max: INT_MAX,
+        },
+        Value("60000"),
+        S,
+        "How long start-up waits for each of: the schemas topic read to its end, and the leader election decided (this instance or another one leads). Nothing is served before both; an eligible instance whose election is not decided in time stops with an error, an ineligible one serves with a warning and forwards writes once a leader appears.",
+    ),
+    key(
+        "lakesink.registry.leader.wait.ms",
+        R,
+        REGISTRY,
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        Value("20000"),
+        S,
+        "How long a write waits for a leader while none is known or the one known does not answer (a leader change: the election's 10 s session timeout and a rebalance) before it fails with 50004 (no leader) or 50003 (the leader could not be reached).",
+    ),
+    key(
         "schema.registry.group.id",
         R,
         REGISTRY,

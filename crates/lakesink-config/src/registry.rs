@@ -17,6 +17,10 @@ pub struct RegistryConfig {
     pub topic: String,
     pub replication_factor: i32,
     pub timeout_ms: u64,
+    /// `kafkastore.init.timeout.ms`.
+    pub init_timeout_ms: u64,
+    /// `lakesink.registry.leader.wait.ms`.
+    pub leader_wait_ms: u64,
     pub group_id: String,
     pub leader_eligibility: bool,
     /// Canonical level name (`BACKWARD`, ...).
@@ -118,6 +122,8 @@ pub fn load_registry(raw: &RawConfig) -> Result<RegistryConfig, ConfigErrors> {
         replication_factor: i32::try_from(v.int("kafkastore.topic.replication.factor"))
             .unwrap_or(3),
         timeout_ms: u64::try_from(v.int("kafkastore.timeout.ms")).unwrap_or(10_000),
+        init_timeout_ms: u64::try_from(v.int("kafkastore.init.timeout.ms")).unwrap_or(60_000),
+        leader_wait_ms: u64::try_from(v.int("lakesink.registry.leader.wait.ms")).unwrap_or(20_000),
         group_id: v
             .get("schema.registry.group.id")
             .unwrap_or("schema-registry")

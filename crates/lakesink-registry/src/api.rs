@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -20,11 +21,15 @@ use crate::registry::{NOT_LEADER, Registry, RegistryError, SchemaRequest};
 const V1: &str = "application/vnd.schemaregistry.v1+json";
 const V0: &str = "application/vnd.schemaregistry+json";
 const FORWARDED: &str = "x-lakesink-forwarded";
+/// How often a write waiting for a leader asks again.
+const LEADER_POLL: Duration = Duration::from_millis(100);
 
 pub struct Ctx {
     pub registry: Arc<Registry>,
     pub own_url: String,
     pub http: reqwest::Client,
+    /// `lakesink.registry.leader.wait.ms`.
+    pub leader_wait: Duration,
 }
 
 type Shared = Arc<Ctx>;
@@ -239,44 +244,62 @@ fn parse_body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<
 
 // ------------------------------------------------------------------ forwarding
 
+/// Where a write is carried out.
+enum Route {
+    Here,
+    Leader(String),
+}
+
+/// Finds where a write goes: here when this instance leads, else the leader's URL. While no
+/// leader is known (an election is under way) it asks again until `deadline`, then fails
+/// with 50004.
+async fn route(ctx: &Ctx, deadline: Instant) -> Result<Route, RegistryError> {
+    loop {
+        if ctx.registry.is_leader() {
+            return Ok(Route::Here);
+        }
+        let election = ctx.registry.election.clone();
+        let timeout = ctx.registry.timeout();
+        let leader = tokio::task::spawn_blocking(move || election.leader_url(timeout)).await;
+        let problem = match leader {
+            Ok(Ok(Some(url))) if url != ctx.own_url => return Ok(Route::Leader(url)),
+            // The group already names this instance, which has not taken over yet.
+            Ok(Ok(Some(_))) => "this instance is taking over the leadership".to_string(),
+            Ok(Ok(None)) => "no eligible instance leads the group yet".to_string(),
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e.to_string(),
+        };
+        if Instant::now() >= deadline {
+            return Err(RegistryError::new(
+                NOT_LEADER,
+                format!(
+                    "Unknown leader: {problem}; waited {} ms (lakesink.registry.leader.wait.ms), retry",
+                    ctx.leader_wait.as_millis()
+                ),
+            ));
+        }
+        ctx.registry.election.forget_leader();
+        tokio::time::sleep(LEADER_POLL).await;
+    }
+}
+
+/// Why a forwarded write is to be routed again.
+enum Reroute {
+    /// The leader could not be reached (it died or is stopping).
+    Unreachable(RegistryError),
+    /// The instance we took for the leader is not (or no longer) it.
+    NotLeader,
+}
+
 /// Sends a write that reached a follower to the leader and relays its answer.
 async fn forward(
     ctx: &Ctx,
-    method: Method,
+    url: &str,
+    method: &Method,
     uri: &OriginalUri,
     headers: &HeaderMap,
     body: Bytes,
-) -> Response {
-    let ctype = content_type(headers);
-    if headers.contains_key(FORWARDED) {
-        // Already forwarded once: the leader moved meanwhile; the client retries.
-        return error_response(
-            &RegistryError::new(50004, "Unknown leader: leadership is changing, retry"),
-            ctype,
-        );
-    }
-    let election = ctx.registry.election.clone();
-    let timeout = ctx.registry.timeout();
-    let leader = tokio::task::spawn_blocking(move || election.leader_url(timeout)).await;
-    let url = match leader {
-        Ok(Ok(Some(url))) if url != ctx.own_url => url,
-        Ok(Ok(_)) => {
-            return error_response(
-                &RegistryError::new(
-                    50004,
-                    "Unknown leader: no eligible instance leads the group yet, retry",
-                ),
-                ctype,
-            );
-        }
-        Ok(Err(e)) => {
-            return error_response(
-                &RegistryError::new(50004, format!("Unknown leader: {e}")),
-                ctype,
-            );
-        }
-        Err(e) => return error_response(&RegistryError::new(50004, e.to_string()), ctype),
-    };
+) -> Result<Response, Reroute> {
     let path = uri
         .0
         .path_and_query()
@@ -284,7 +307,7 @@ async fn forward(
         .unwrap_or_else(|| "/".into());
     let mut request = ctx
         .http
-        .request(method, format!("{url}{path}"))
+        .request(method.clone(), format!("{url}{path}"))
         .header(FORWARDED, "1")
         .body(body);
     for name in [header::CONTENT_TYPE, header::ACCEPT] {
@@ -292,53 +315,85 @@ async fn forward(
             request = request.header(name, v.clone());
         }
     }
-    let sent = request.send().await;
-    match sent {
-        Ok(r) => {
-            let status = r.status();
-            let ctype_back = r.headers().get(header::CONTENT_TYPE).cloned();
-            match r.bytes().await {
-                Ok(bytes) => {
-                    let mut out = Response::new(Body::from(bytes));
-                    *out.status_mut() = status;
-                    if let Some(c) = ctype_back {
-                        out.headers_mut().insert(header::CONTENT_TYPE, c);
-                    }
-                    out
-                }
-                Err(e) => error_response(
-                    &RegistryError::new(
-                        50003,
-                        format!("Error while forwarding the request to the leader {url}: {e}"),
-                    ),
-                    ctype,
-                ),
-            }
-        }
-        Err(e) => {
-            ctx.registry.election.forget_leader();
-            error_response(
-                &RegistryError::new(
-                    50003,
-                    format!("Error while forwarding the request to the leader {url}: {e}"),
-                ),
-                ctype,
-            )
-        }
+    let unreachable = |e: &dyn std::fmt::Display| {
+        Reroute::Unreachable(RegistryError::new(
+            50003,
+            format!("Error while forwarding the request to the leader {url}: {e}"),
+        ))
+    };
+    let r = request.send().await.map_err(|e| unreachable(&e))?;
+    let status = r.status();
+    let ctype_back = r.headers().get(header::CONTENT_TYPE).cloned();
+    let bytes = r.bytes().await.map_err(|e| unreachable(&e))?;
+    if status.is_server_error()
+        && serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("error_code").and_then(Value::as_i64))
+            == Some(i64::from(NOT_LEADER))
+    {
+        return Err(Reroute::NotLeader);
     }
+    let mut out = Response::new(Body::from(bytes));
+    *out.status_mut() = status;
+    if let Some(c) = ctype_back {
+        out.headers_mut().insert(header::CONTENT_TYPE, c);
+    }
+    Ok(out)
 }
 
-/// Runs a write here when this instance leads, else forwards it.
+/// Runs a write here when this instance leads, else forwards it to the leader; during a
+/// leader change it waits for the next leader, up to `lakesink.registry.leader.wait.ms`.
+/// A write forwarded here by another instance is never forwarded again (one hop, as
+/// Confluent): when this instance does not lead, it answers 50004 and the sender routes again.
 macro_rules! write_or_forward {
     ($ctx:expr, $method:expr, $uri:expr, $headers:expr, $body:expr, $call:expr) => {{
-        if !$ctx.registry.is_leader() {
-            return forward(&$ctx, $method, &$uri, &$headers, $body).await;
-        }
-        match $call.await {
-            Err(e) if e.code == NOT_LEADER => {
-                forward(&$ctx, $method, &$uri, &$headers, $body).await
+        let ctype = content_type(&$headers);
+        let forwarded = $headers.contains_key(FORWARDED);
+        let deadline = Instant::now()
+            + if forwarded {
+                Duration::ZERO
+            } else {
+                $ctx.leader_wait
+            };
+        loop {
+            let route = if forwarded && !$ctx.registry.is_leader() {
+                Ok(Route::Leader(String::new()))
+            } else {
+                route(&$ctx, deadline).await
+            };
+            let failure = match route {
+                Ok(Route::Here) => match $call.await {
+                    // Lost the leadership between the check and the write.
+                    Err(e) if e.code == NOT_LEADER => e,
+                    other => break reply(&$headers, other),
+                },
+                Ok(Route::Leader(_)) if forwarded => RegistryError::new(
+                    NOT_LEADER,
+                    "Unknown leader: the leadership moved while the request was forwarded, retry",
+                ),
+                Ok(Route::Leader(url)) => {
+                    match forward(&$ctx, &url, &$method, &$uri, &$headers, $body.clone()).await {
+                        Ok(response) => break response,
+                        Err(Reroute::Unreachable(e)) => {
+                            $ctx.registry.election.forget_leader();
+                            e
+                        }
+                        Err(Reroute::NotLeader) => {
+                            $ctx.registry.election.forget_leader();
+                            RegistryError::new(
+                                NOT_LEADER,
+                                format!("Unknown leader: {url} no longer leads, retry"),
+                            )
+                        }
+                    }
+                }
+                Err(e) => break error_response(&e, ctype),
+            };
+            if Instant::now() >= deadline {
+                break error_response(&failure, ctype);
             }
-            other => reply(&$headers, other),
+            tracing::debug!("routing a write again: {}", failure.message);
+            tokio::time::sleep(LEADER_POLL).await;
         }
     }};
 }

@@ -215,6 +215,12 @@ impl Registry {
         Ok(guard)
     }
 
+    /// Fences earlier leaders and readies the writer now, so that the first write after an
+    /// election does not pay for it.
+    pub async fn prepare_writer(&self) -> Result<()> {
+        self.ready_writer().await.map(drop)
+    }
+
     /// Writes records with the writer of `slot` and waits until this instance has read them
     /// back.
     async fn write_with(

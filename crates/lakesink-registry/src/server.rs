@@ -27,8 +27,62 @@ pub enum ServeError {
     Other(String),
 }
 
-/// How long start-up waits to read the schemas topic to its end.
-const REPLAY_TIMEOUT: Duration = Duration::from_secs(120);
+/// Waits until this instance knows who leads (itself, with its writer fenced in and ready,
+/// or another instance), for at most `timeout`.
+async fn await_leader(
+    registry: &Arc<Registry>,
+    config: &RegistryConfig,
+    timeout: Duration,
+) -> Result<(), ServeError> {
+    let started = std::time::Instant::now();
+    loop {
+        if registry.is_leader() {
+            match registry.prepare_writer().await {
+                Ok(()) => {
+                    tracing::info!(
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "leader election decided: this instance leads"
+                    );
+                    return Ok(());
+                }
+                // Lost the leadership meanwhile, or Kafka was slow: try again until the end.
+                Err(e) => tracing::debug!("preparing the writer: {e}"),
+            }
+        } else {
+            let election = registry.election.clone();
+            let ask = registry.timeout();
+            let leader = tokio::task::spawn_blocking(move || election.leader_url(ask)).await;
+            match leader {
+                Ok(Ok(Some(url))) if url != config.advertised_url => {
+                    tracing::info!(
+                        leader = url,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "leader election decided: writes are forwarded to the leader"
+                    );
+                    return Ok(());
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::debug!("asking the group for its leader: {e}"),
+                Err(e) => tracing::debug!("asking the group for its leader: {e}"),
+            }
+            registry.election.forget_leader();
+        }
+        if started.elapsed() >= timeout {
+            if config.leader_eligibility {
+                return Err(ServeError::Other(format!(
+                    "the leader election in group {} was not decided within kafkastore.init.timeout.ms={} (is the Kafka group coordinator reachable?)",
+                    config.group_id, config.init_timeout_ms
+                )));
+            }
+            tracing::warn!(
+                group = config.group_id,
+                "no eligible instance leads the group: serving reads; writes fail with 50004 until a leader is elected"
+            );
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
 
 /// Serves until `shutdown` resolves.
 pub async fn serve(
@@ -47,11 +101,15 @@ pub async fn serve(
     let state = Arc::new(RwLock::new(State::default()));
     let mut progress = kafka::start_reader(&settings, state.clone(), stop.clone())?;
     let started = std::time::Instant::now();
-    match tokio::time::timeout(REPLAY_TIMEOUT, progress.wait_for(|p| p.caught_up)).await {
+    let init_timeout = Duration::from_millis(config.init_timeout_ms);
+    match tokio::time::timeout(init_timeout, progress.wait_for(|p| p.caught_up)).await {
         Ok(Ok(_)) => {}
         Ok(Err(_)) => return Err(ServeError::Other("the schemas reader stopped".into())),
         Err(_) => {
-            return Err(StoreError::Timeout(REPLAY_TIMEOUT).into());
+            return Err(ServeError::Other(format!(
+                "the schemas topic {} was not read to its end within kafkastore.init.timeout.ms={}",
+                config.topic, config.init_timeout_ms
+            )));
         }
     }
     {
@@ -87,6 +145,9 @@ pub async fn serve(
         election,
         rules,
     ));
+    // As Confluent's registry, nothing is served before the first election is decided: a
+    // client that sees the API answer can write at once.
+    await_leader(&registry, &config, init_timeout).await?;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_millis(
             config.timeout_ms.saturating_add(5_000),
@@ -97,6 +158,7 @@ pub async fn serve(
         registry,
         own_url: config.advertised_url.clone(),
         http,
+        leader_wait: Duration::from_millis(config.leader_wait_ms),
     });
     let app = api::router(ctx, config.max_request_bytes);
     let (tx, _) = tokio::sync::broadcast::channel::<()>(1);
