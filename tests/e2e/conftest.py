@@ -202,18 +202,28 @@ def caught_up(output, partitions):
     together own `partitions` partitions: all that is assigned has been read, so a graceful
     stop now commits every record. (Counting committed records instead would assume that
     files align with flush.size, which a revoke -- it commits the open files -- breaks.)"""
+    return caught_up_partitions(output) == partitions
+
+
+def caught_up_partitions(output):
+    """The partitions the tasks of one process's log have read to the end of, or None while
+    a task is still catching up (see caught_up)."""
     owned = {}  # task -> partitions read to the end; None while catching up
     for line in output.splitlines():
         task = re.search(r"task\{connector=\S+ task=(\d+)\}", line)
         if not task:
             continue
         if "partitions assigned" in line:
-            owned[task.group(1)] = None
+            # An incremental assignment of nothing changes nothing (no new "caught up" line).
+            if "partitions=[]" not in line:
+                owned[task.group(1)] = None
         elif "partitions revoked" in line or "partitions lost" in line:
             owned[task.group(1)] = 0  # a task left with some partitions reports again
         elif "caught up:" in line:
             owned[task.group(1)] = int(re.search(r"partitions=(\d+)", line).group(1))
-    return bool(owned) and None not in owned.values() and sum(owned.values()) == partitions
+    if not owned or None in owned.values():
+        return None
+    return sum(owned.values())
 
 
 def read_bytes(hdfs, path):
@@ -317,11 +327,12 @@ def spark():
 
 
 def kill_repeatedly(lakesink_bin, workdir, worker, connector, runs, rng, failpoints, failpoint_every,
-                    pause, before_run=None):
+                    pause, before_run=None, ownership=None):
     """Starts lakesink `runs` times and SIGKILLs every run. A run k with k % failpoint_every == 1
     gets LAKESINK_FAILPOINT (the next of `failpoints`) and is killed once it died there (or
     after 150 s); the others after a random pause of `pause` = (min, max) seconds.
-    `before_run(k)` runs before run k starts. Returns (kills, kills at a failpoint)."""
+    `before_run(k)` runs before run k starts; each start and kill is an event of the
+    `ownership` GroupOwnership, if given. Returns (kills, kills at a failpoint)."""
     kills = failpoint_kills = 0
     for run in range(runs):
         if before_run is not None:
@@ -330,6 +341,8 @@ def kill_repeatedly(lakesink_bin, workdir, worker, connector, runs, rng, failpoi
         if run % failpoint_every == 1:
             extra["LAKESINK_FAILPOINT"] = failpoints[(run // failpoint_every) % len(failpoints)]
         sink = Lakesink(lakesink_bin, workdir, worker, connector, env_extra=extra, name=f"run{run}")
+        if ownership is not None:
+            ownership.event(f"run {run} started")
         if extra:
             # Generous: in some full-suite runs a restarted worker has written nothing for a
             # minute after catching up (not understood yet; see the log tail printed below).
@@ -345,5 +358,89 @@ def kill_repeatedly(lakesink_bin, workdir, worker, connector, runs, rng, failpoi
         else:
             time.sleep(rng.uniform(*pause))
         sink.kill()  # SIGKILL
+        if ownership is not None:
+            ownership.event(f"run {run} killed")
         kills += 1
     return kills, failpoint_kills
+
+
+class GroupOwnership:
+    """Samples a consumer group's description (confluent-kafka's AdminClient) every `interval`
+    seconds in a background thread, to check that no partition stays without an owner: after
+    each event the test marks (a worker started, killed or frozen), every partition of `topic`
+    must be assigned again to a live member of a stable group within a bound.
+
+    Workers are told apart by their static member ids (`lakesink.worker.id`): a member whose
+    `group.instance.id` starts with a worker marked gone (killed and not restarted, or frozen)
+    owns nothing, whatever the group still says."""
+
+    def __init__(self, kafka, group, topic, partitions, interval=0.2):
+        import threading
+        from confluent_kafka.admin import AdminClient
+        self.admin = AdminClient({"bootstrap.servers": kafka})
+        self.group, self.topic, self.partitions = group, topic, partitions
+        self.interval = interval
+        self.events = []  # (time, what)
+        self.samples = []  # (time, unowned partitions or None when not stable, state)
+        self.gone = set()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def event(self, what, gone=None, back=None):
+        with self._lock:
+            self.events.append((time.time(), what))
+            if gone:
+                self.gone.add(gone)
+            if back:
+                self.gone.discard(back)
+
+    def _run(self):
+        while not self._stop.is_set():
+            at = time.time()
+            try:
+                desc = self.admin.describe_consumer_groups([self.group], request_timeout=5)[self.group].result(10)
+                state = str(desc.state).rsplit(".", 1)[-1]
+                with self._lock:
+                    gone = set(self.gone)
+                owned = set()
+                for m in desc.members:
+                    if any((m.group_instance_id or "").startswith(f"{g}.") for g in gone):
+                        continue
+                    for tp in (m.assignment.topic_partitions if m.assignment else []):
+                        if tp.topic == self.topic:
+                            owned.add(tp.partition)
+                unowned = sorted(set(range(self.partitions)) - owned) if state == "STABLE" else None
+                self.samples.append((at, unowned, state))
+            except Exception as e:  # the broker is there; a failed look is recorded, not hidden
+                self.samples.append((at, None, f"describe failed: {e}"))
+            self._stop.wait(self.interval)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(10)
+
+    def longest_without_owner(self):
+        """(seconds, detail): the longest time from the latest event to a sample in which
+        some partition had no live owner (or the group was not stable)."""
+        worst, detail = 0.0, "every sample fully owned"
+        for at, unowned, state in self.samples:
+            if unowned == []:
+                continue
+            before = [(t, w) for t, w in self.events if t <= at]
+            if not before:
+                continue
+            t, what = before[-1]
+            if at - t > worst:
+                worst = at - t
+                detail = (f"{at - t:.1f} s after '{what}': state {state}, "
+                          f"partitions without an owner: {unowned if unowned is not None else 'all (not stable)'}")
+        return worst, detail
+
+    def assert_owned_within(self, bound):
+        self.stop()
+        worst, detail = self.longest_without_owner()
+        assert self.samples, "no sample of the group's description was taken"
+        assert worst <= bound, f"a partition had no owner for longer than {bound} s: {detail}"
+        return worst

@@ -7,7 +7,7 @@ import os
 import random
 import time
 
-from conftest import (Lakesink, committed_files_deep, connector_props, create_topic, group_offsets, kill_repeatedly,
+from conftest import (GroupOwnership, Lakesink, committed_files_deep, connector_props, create_topic, group_offsets, kill_repeatedly,
                       produce, read_bytes, unique, wait_until, worker_props)
 
 N_RECORDS = int(os.environ.get("LAKESINK_TIME_CRASH_RECORDS", "60000"))
@@ -39,8 +39,9 @@ def test_sigkill_with_many_directories_per_partition(kafka, hdfs, hdfs_url, lake
         path__format="'dt'=yyyy-MM-dd/'hr'=HH", partition__duration__ms=3600000, locale="en-US",
         timezone="UTC", timestamp__extractor="RecordField", timestamp__field="ts",
         consumer__override__session__timeout__ms=6000, consumer__override__heartbeat__interval__ms=1000)
-    # No static membership (see test_exactly_once): killed members leave after 6 s.
-    worker = worker_props(kafka, schemas=False)
+    # Static membership: restarts take the partitions back at once (see test_exactly_once).
+    worker = {**worker_props(kafka, schemas=False), "lakesink.worker.id": "w1"}
+    ownership = GroupOwnership(kafka, f"connect-{name}", topic, PARTITIONS)
 
     def second_half(run):
         if run == N_KILLS // 2:
@@ -50,16 +51,19 @@ def test_sigkill_with_many_directories_per_partition(kafka, hdfs, hdfs_url, lake
     kills, failpoint_kills = kill_repeatedly(
         lakesink_bin, workdir, worker, connector, N_KILLS, rng,
         failpoints=["before-commit", "after-publish", "before-publish"], failpoint_every=3,
-        pause=(1.0, 5.0), before_run=second_half)
+        pause=(1.0, 5.0), before_run=second_half, ownership=ownership)
     assert failpoint_kills >= 1, "no run stopped inside a commit"
     where = {json.loads(v)["seq"]: (p, o) for (p, o), v in produced.items()}
     # The last run commits the tails on a 2-second schedule; it is done when the group's
     # offsets (committed only for durable records) reach the end of every partition.
     final = {**connector, f"topic.{topic}.rotate.schedule.interval.ms": "2000"}
     sink = Lakesink(lakesink_bin, workdir, worker, final, name="final")
+    ownership.event("final run started")
     ends = {p: 1 + max(o for (pp, o) in produced if pp == p) for p in range(PARTITIONS)}
     wait_until(lambda: group_offsets(kafka, f"connect-{name}", topic, PARTITIONS) == ends, 300,
                "every record to be committed", sink)
+    # Within the session timeout (6 s) and a few seconds of every kill and start.
+    worst = ownership.assert_owned_within(11)
     assert sink.stop() == 0, sink.output()[-3000:]
 
     files = committed_files_deep(hdfs, root, topic)
@@ -82,7 +86,7 @@ def test_sigkill_with_many_directories_per_partition(kafka, hdfs, hdfs_url, lake
         assert offsets == sorted(offsets) and offsets[0] == start and offsets[-1] == end, path
     missing = set(range(N_RECORDS)) - set(seen)
     print(f"time-partitioned crash test: kills={kills} (failpoint kills={failpoint_kills}) files={len(files)} "
-          f"records={len(seen)} missing={len(missing)} directories/partition="
+          f"records={len(seen)} missing={len(missing)} longest without an owner={worst:.1f} s directories/partition="
           f"{sorted(len(d) for d in dirs_per_partition.values())}")
     assert not missing, f"{len(missing)} records missing, e.g. {sorted(missing)[:5]}"
     assert all(len(d) >= 10 for d in dirs_per_partition.values())

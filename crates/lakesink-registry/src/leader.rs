@@ -17,6 +17,8 @@ use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::topic_partition_list::TopicPartitionList;
 
+use lakesink_source::group::decode_assignment;
+
 use crate::kafka::{KafkaSettings, StoreError};
 
 const CLIENT_ID_PREFIX: &str = "lakesink-registry@";
@@ -193,7 +195,7 @@ impl Election {
                 };
                 let owns = member
                     .assignment()
-                    .and_then(|a| assigned_partitions(a).ok())
+                    .and_then(|a| decode_assignment(a).ok())
                     .is_some_and(|parts| parts.iter().any(|(t, p)| *t == self.topic && *p == 0));
                 if owns {
                     if let Ok(mut c) = self.cached.lock() {
@@ -210,60 +212,5 @@ impl Election {
         if let Ok(mut c) = self.cached.lock() {
             *c = None;
         }
-    }
-}
-
-/// Decodes a consumer-protocol assignment (version, [topic, [partition]], user data). Hand
-/// written: librdkafka exposes the bytes but no decoder.
-fn assigned_partitions(bytes: &[u8]) -> Result<Vec<(String, i32)>, String> {
-    let mut r = Reader { bytes, at: 0 };
-    let _version = r.i16()?;
-    let topics = r.i32()?;
-    let mut out = Vec::new();
-    for _ in 0..topics.max(0) {
-        let len = usize::try_from(r.i16()?).map_err(|_| "negative topic length")?;
-        let topic = String::from_utf8(r.take(len)?.to_vec()).map_err(|e| e.to_string())?;
-        let n = r.i32()?;
-        for _ in 0..n.max(0) {
-            out.push((topic.clone(), r.i32()?));
-        }
-    }
-    Ok(out)
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], String> {
-        let end = self.at.checked_add(n).ok_or("overflow")?;
-        let s = self.bytes.get(self.at..end).ok_or("assignment truncated")?;
-        self.at = end;
-        Ok(s)
-    }
-    fn i16(&mut self) -> Result<i16, String> {
-        let b = self.take(2)?;
-        Ok(i16::from_be_bytes([b[0], b[1]]))
-    }
-    fn i32(&mut self) -> Result<i32, String> {
-        let b = self.take(4)?;
-        Ok(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn decodes_a_consumer_assignment() {
-        let mut b = vec![0, 1, 0, 0, 0, 1, 0, 8];
-        b.extend_from_slice(b"_schemas");
-        b.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(
-            super::assigned_partitions(&b),
-            Ok(vec![("_schemas".to_string(), 0)])
-        );
-        assert!(super::assigned_partitions(&b[..5]).is_err());
     }
 }

@@ -17,6 +17,7 @@ use lakesink_sink::{Budget, SinkSettings, Start};
 
 use crate::dead_letters::{DeadLetterProducer, TaskDeadLetters};
 use crate::shutdown::StopSignals;
+use lakesink_source::ownership::{OwnershipWatch, WatchConfig};
 use lakesink_source::{Assigned, KafkaSource, PartitionHandler, SourceConfig, StartAt};
 use lakesink_storage::Store;
 use tokio::sync::{mpsc, oneshot};
@@ -24,6 +25,9 @@ use tracing::Instrument;
 
 /// Batches in flight between a consumer thread and its task loop.
 const CHANNEL_BATCHES: usize = 4;
+/// How often a connector's consumer group is checked for partitions without an owner: two
+/// looks in a row find one, so an unowned partition gets an owner a few seconds later.
+const OWNERSHIP_CHECK_INTERVAL: Duration = Duration::from_secs(2);
 
 pub fn run(connectors: Vec<Loaded>) -> Result<()> {
     for c in &connectors {
@@ -42,6 +46,7 @@ pub fn run(connectors: Vec<Loaded>) -> Result<()> {
 
     let mut threads = Vec::new();
     let mut budgets = Vec::new();
+    let mut watches = Vec::new();
     for loaded in connectors {
         let config = Arc::new(loaded.config);
         let store = {
@@ -66,6 +71,18 @@ pub fn run(connectors: Vec<Loaded>) -> Result<()> {
             ),
             _ => None,
         };
+        // Partitions of the connector's group that stay without an owner get one (see
+        // lakesink_source::ownership); one watch per connector and worker.
+        let watch_source = source_config(&config, 0);
+        watches.push(
+            OwnershipWatch::start(WatchConfig {
+                bootstrap_servers: watch_source.bootstrap_servers,
+                group_id: watch_source.group_id,
+                settings: watch_source.settings,
+                interval: OWNERSHIP_CHECK_INTERVAL,
+            })
+            .with_context(|| format!("connector {}: starting the ownership watch", config.name))?,
+        );
         for task_id in 0..config.tasks_max {
             let owner = format!(
                 "{}:{}:{}:task-{task_id}",
@@ -113,6 +130,7 @@ pub fn run(connectors: Vec<Loaded>) -> Result<()> {
             }
         }
     }
+    drop(watches);
     runtime.shutdown_timeout(Duration::from_secs(5));
     for (connector, budget) in budgets {
         let p = budget.peaks();
