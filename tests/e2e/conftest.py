@@ -100,8 +100,13 @@ class Lakesink:
         self.log_path = os.path.join(workdir, f"{name}-{uuid.uuid4().hex[:6]}.log")
         self.worker_path = os.path.join(workdir, "worker.properties")
         self.connector_path = os.path.join(workdir, "connector.properties")
-        write_properties(self.worker_path, worker)
-        write_properties(self.connector_path, connector)
+        # A dict is written as key=value lines, a string as the file's text.
+        for path, config in ((self.worker_path, worker), (self.connector_path, connector)):
+            if isinstance(config, str):
+                with open(path, "w") as f:
+                    f.write(config)
+            else:
+                write_properties(path, config)
         environment = dict(os.environ)
         environment.setdefault("LAKESINK_LOG", "info")
         environment.update(env_extra or {})

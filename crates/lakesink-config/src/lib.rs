@@ -827,6 +827,38 @@ fn translate_consumer_key(
     }
 }
 
+/// Connect replaces `${name:path:key}` in a value with what the config provider `name` (listed
+/// in the worker's `config.providers`) returns. Lakesink loads no provider: such a value would
+/// be taken literally (a password of `${file:...}`), so it stops start-up instead.
+fn check_provider_references(
+    worker: &RawConfig,
+    connector: &RawConfig,
+    errors: &mut Vec<ConfigError>,
+) {
+    let providers: Vec<&str> = worker
+        .get("config.providers")
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if providers.is_empty() {
+        return;
+    }
+    for (name, value) in worker.iter().chain(connector.iter()) {
+        let refers = providers
+            .iter()
+            .find(|p| value.contains(&format!("${{{p}:")));
+        if let Some(provider) = refers {
+            errors.push(ConfigError::Conflict(format!(
+                "{name}: its value refers to the config provider '{provider}' (config.providers); Lakesink loads no config provider yet, so it would be taken literally: write the value itself into the file"
+            )));
+        }
+    }
+}
+
 /// Validates a worker config and a connector config together.
 pub fn load(worker: &RawConfig, connector: &RawConfig) -> Result<Loaded, ConfigErrors> {
     let mut errors = Vec::new();
@@ -1042,6 +1074,7 @@ pub fn load(worker: &RawConfig, connector: &RawConfig) -> Result<Loaded, ConfigE
     }
 
     let error_handling = error_handling(&c, topics.as_ref(), &mut errors, &mut warnings);
+    check_provider_references(worker, connector, &mut errors);
 
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));

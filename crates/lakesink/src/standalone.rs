@@ -30,9 +30,13 @@ const CHANNEL_BATCHES: usize = 4;
 const OWNERSHIP_CHECK_INTERVAL: Duration = Duration::from_secs(2);
 
 pub fn run(connectors: Vec<Loaded>) -> Result<()> {
+    // Once each: the worker file's warnings come with every connector.
+    let mut warned = std::collections::HashSet::new();
     for c in &connectors {
         for w in &c.warnings {
-            tracing::warn!(connector = %c.config.name, "{w}");
+            if warned.insert(w.as_str()) {
+                tracing::warn!(connector = %c.config.name, "{w}");
+            }
         }
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
