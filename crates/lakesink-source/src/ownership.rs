@@ -78,9 +78,17 @@ impl OwnershipWatch {
 }
 
 impl Drop for OwnershipWatch {
+    /// Waits a few seconds for a probe to leave the group (else its partitions would wait for
+    /// its session to expire), but not for a broker that does not answer.
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
+        let until = Instant::now() + Duration::from_secs(6);
+        while self.thread.as_ref().is_some_and(|t| !t.is_finished()) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if let Some(t) = self.thread.take()
+            && t.is_finished()
+        {
             let _ = t.join();
         }
     }
