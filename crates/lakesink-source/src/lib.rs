@@ -294,6 +294,18 @@ fn cached_watermarks(
         .then_some((low, high))
 }
 
+/// A client that could not be created: a bad setting is named with its value.
+fn creation_error(e: KafkaError) -> SourceError {
+    match e {
+        KafkaError::ClientConfig(_, desc, key, value) => SourceError::Config {
+            key,
+            value,
+            message: desc,
+        },
+        other => SourceError::Kafka(other),
+    }
+}
+
 /// A task's Kafka consumer. Use it from one thread.
 pub struct KafkaSource {
     consumer: BaseConsumer<Context>,
@@ -342,14 +354,7 @@ impl KafkaSource {
             starts: std::sync::Mutex::new(HashMap::new()),
         };
         let consumer: BaseConsumer<Context> =
-            cc.create_with_context(context).map_err(|e| match e {
-                KafkaError::ClientConfig(_, desc, key, value) => SourceError::Config {
-                    key,
-                    value,
-                    message: desc,
-                },
-                other => SourceError::Kafka(other),
-            })?;
+            cc.create_with_context(context).map_err(creation_error)?;
         let topics: Vec<&str> = config.subscription.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
         Ok(KafkaSource {

@@ -63,7 +63,7 @@ impl OwnershipWatch {
         let mut cc = client_config(&config);
         cc.set("client.id", "lakesink-ownership-watch");
         // Never joins a group: it only asks for descriptions and metadata.
-        let client: BaseConsumer = cc.create()?;
+        let client: BaseConsumer = cc.create().map_err(crate::creation_error)?;
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
         let thread = std::thread::Builder::new()
