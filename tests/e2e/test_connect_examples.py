@@ -46,6 +46,19 @@ def read_lake(hdfs, topic):
     return files, records
 
 
+def drain_quickstart(lakesink_bin, workdir, worker, topic, hdfs, hdfs_url):
+    """Runs Lakesink on `worker` and the quickstart connector until RECORDS records are in the
+    lake, stops it gracefully; returns (files, records, log)."""
+    sink = Lakesink(lakesink_bin, workdir, worker, quickstart(topic, hdfs_url))
+    try:
+        wait_until(lambda: len(read_lake(hdfs, topic)[1]) == RECORDS, 90, "three files of three records", sink)
+    finally:
+        code = sink.stop()
+    assert code == 0, sink.output()[-3000:]
+    files, records = read_lake(hdfs, topic)
+    return files, records, sink.output()
+
+
 def produce_raw(kafka, topic, values):
     p = Producer({"bootstrap.servers": kafka, "enable.idempotence": True})
     for v in values:
@@ -66,16 +79,9 @@ def test_connect_standalone_properties_and_the_hdfs_quickstart(kafka, hdfs, hdfs
     produce_raw(kafka, topic, [json.dumps({"schema": schema, "payload": {"f1": f"value{i}"}}).encode()
                                for i in range(RECORDS)])
     worker = example("connect-standalone.properties", **{"bootstrap.servers=localhost:9092": f"bootstrap.servers={kafka}"})
-    sink = Lakesink(lakesink_bin, workdir, worker, quickstart(topic, hdfs_url), name="standalone")
-    try:
-        wait_until(lambda: len(read_lake(hdfs, topic)[1]) == RECORDS, 90, "three files of three records", sink)
-    finally:
-        code = sink.stop()
-    assert code == 0, sink.output()[-3000:]
-    files, records = read_lake(hdfs, topic)
+    files, records, log = drain_quickstart(lakesink_bin, workdir, worker, topic, hdfs, hdfs_url)
     assert [(s, e) for s, e, _ in files] == [(0, 2), (3, 5), (6, 8)]
     assert records == [{"f1": f"value{i}"} for i in range(RECORDS)]
-    log = sink.output()
     assert_warned_once(log, "offset.flush.interval.ms", "Lakesink commits consumer offsets after every file commit")
     assert_warned_once(log, "offset.storage.file.filename", "used by source connectors only")
 
@@ -93,16 +99,9 @@ def test_connect_avro_standalone_properties_with_a_registry(kafka, hdfs, hdfs_ur
                      **{"bootstrap.servers=localhost:9092": f"bootstrap.servers={kafka}",
                         "schema.registry.url=http://localhost:8081": f"schema.registry.url={registry.url}"})
     assert "internal.key.converter=" in worker and "internal.value.converter.schemas.enable=false" in worker
-    sink = Lakesink(lakesink_bin, workdir, worker, quickstart(topic, hdfs_url), name="avro-standalone")
-    try:
-        wait_until(lambda: len(read_lake(hdfs, topic)[1]) == RECORDS, 90, "three files of three records", sink)
-    finally:
-        code = sink.stop()
-    assert code == 0, sink.output()[-3000:]
-    files, records = read_lake(hdfs, topic)
+    files, records, log = drain_quickstart(lakesink_bin, workdir, worker, topic, hdfs, hdfs_url)
     assert len(files) == 3
     assert records == [{"f1": f"value{i}"} for i in range(RECORDS)]
-    log = sink.output()
     for key in ("internal.key.converter", "internal.value.converter"):
         assert_warned_once(log, f"{key}=org.apache.kafka.connect.json.JsonConverter", "removed in Kafka 3.0 (KIP-738)")
         assert_warned_once(log, f"{key}.schemas.enable", "removed in Kafka 3.0 (KIP-738)")
