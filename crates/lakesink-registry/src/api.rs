@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::registry::{NOT_LEADER, Registry, RegistryError, SchemaRequest};
+use crate::registry::{Leader, NOT_LEADER, Registry, RegistryError, SchemaRequest};
 
 const V1: &str = "application/vnd.schemaregistry.v1+json";
 const V0: &str = "application/vnd.schemaregistry+json";
@@ -244,30 +244,14 @@ fn parse_body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<
 
 // ------------------------------------------------------------------ forwarding
 
-/// Where a write is carried out.
-enum Route {
-    Here,
-    Leader(String),
-}
-
 /// Finds where a write goes: here when this instance leads, else the leader's URL. While no
 /// leader is known (an election is under way) it asks again until `deadline`, then fails
 /// with 50004.
-async fn route(ctx: &Ctx, deadline: Instant) -> Result<Route, RegistryError> {
+async fn route(ctx: &Ctx, deadline: Instant) -> Result<Leader, RegistryError> {
     loop {
-        if ctx.registry.is_leader() {
-            return Ok(Route::Here);
-        }
-        let election = ctx.registry.election.clone();
-        let timeout = ctx.registry.timeout();
-        let leader = tokio::task::spawn_blocking(move || election.leader_url(timeout)).await;
-        let problem = match leader {
-            Ok(Ok(Some(url))) if url != ctx.own_url => return Ok(Route::Leader(url)),
-            // The group already names this instance, which has not taken over yet.
-            Ok(Ok(Some(_))) => "this instance is taking over the leadership".to_string(),
-            Ok(Ok(None)) => "no eligible instance leads the group yet".to_string(),
-            Ok(Err(e)) => e.to_string(),
-            Err(e) => e.to_string(),
+        let problem = match ctx.registry.leader(&ctx.own_url).await {
+            Ok(leader) => return Ok(leader),
+            Err(problem) => problem,
         };
         if Instant::now() >= deadline {
             return Err(RegistryError::new(
@@ -278,7 +262,6 @@ async fn route(ctx: &Ctx, deadline: Instant) -> Result<Route, RegistryError> {
                 ),
             ));
         }
-        ctx.registry.election.forget_leader();
         tokio::time::sleep(LEADER_POLL).await;
     }
 }
@@ -356,22 +339,21 @@ macro_rules! write_or_forward {
                 $ctx.leader_wait
             };
         loop {
-            let route = if forwarded && !$ctx.registry.is_leader() {
-                Ok(Route::Leader(String::new()))
-            } else {
-                route(&$ctx, deadline).await
+            let leader = match (forwarded, $ctx.registry.is_leader()) {
+                (true, true) => Ok(Leader::ThisInstance),
+                (true, false) => Err(RegistryError::new(
+                    NOT_LEADER,
+                    "Unknown leader: the leadership moved while the request was forwarded, retry",
+                )),
+                (false, _) => route(&$ctx, deadline).await,
             };
-            let failure = match route {
-                Ok(Route::Here) => match $call.await {
+            let failure = match leader {
+                Ok(Leader::ThisInstance) => match $call.await {
                     // Lost the leadership between the check and the write.
                     Err(e) if e.code == NOT_LEADER => e,
                     other => break reply(&$headers, other),
                 },
-                Ok(Route::Leader(_)) if forwarded => RegistryError::new(
-                    NOT_LEADER,
-                    "Unknown leader: the leadership moved while the request was forwarded, retry",
-                ),
-                Ok(Route::Leader(url)) => {
+                Ok(Leader::Other(url)) => {
                     match forward(&$ctx, &url, &$method, &$uri, &$headers, $body.clone()).await {
                         Ok(response) => break response,
                         Err(Reroute::Unreachable(e)) => {

@@ -69,6 +69,13 @@ type Result<T> = std::result::Result<T, RegistryError>;
 
 type WriterSlot<'a> = tokio::sync::MutexGuard<'a, Option<(u64, Writer)>>;
 
+/// Who leads the group, as [`Registry::leader`] finds it.
+pub enum Leader {
+    ThisInstance,
+    /// Another instance, by its URL.
+    Other(String),
+}
+
 /// Returned when a write reaches an instance that is not (or no longer) the leader; the API
 /// forwards the request on this code.
 pub const NOT_LEADER: i32 = 50004;
@@ -184,6 +191,28 @@ impl Registry {
 
     pub fn is_leader(&self) -> bool {
         self.election.leadership.is_leader()
+    }
+
+    /// Who leads the group now: this instance, or another one (its URL). `Err` says why that
+    /// cannot be told yet (an election under way, the coordinator not answering); the cached
+    /// leader is dropped then, so that the next ask goes to the group coordinator.
+    pub async fn leader(&self, own_url: &str) -> std::result::Result<Leader, String> {
+        if self.is_leader() {
+            return Ok(Leader::ThisInstance);
+        }
+        let election = self.election.clone();
+        let timeout = self.timeout();
+        let asked = tokio::task::spawn_blocking(move || election.leader_url(timeout)).await;
+        let problem = match asked {
+            Ok(Ok(Some(url))) if url != own_url => return Ok(Leader::Other(url)),
+            // The group already names this instance, which has not taken over yet.
+            Ok(Ok(Some(_))) => "this instance is taking over the leadership".to_string(),
+            Ok(Ok(None)) => "no eligible instance leads the group yet".to_string(),
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e.to_string(),
+        };
+        self.election.forget_leader();
+        Err(problem)
     }
 
     pub fn group_id(&self) -> &str {

@@ -11,7 +11,7 @@ use crate::api::{self, Ctx};
 use crate::compat::Level;
 use crate::kafka::{self, KafkaSettings, StoreError};
 use crate::leader::Election;
-use crate::registry::{Registry, Rules};
+use crate::registry::{Leader, Registry, Rules};
 use crate::store::State;
 
 #[derive(Debug, thiserror::Error)]
@@ -36,8 +36,8 @@ async fn await_leader(
 ) -> Result<(), ServeError> {
     let started = std::time::Instant::now();
     loop {
-        if registry.is_leader() {
-            match registry.prepare_writer().await {
+        match registry.leader(&config.advertised_url).await {
+            Ok(Leader::ThisInstance) => match registry.prepare_writer().await {
                 Ok(()) => {
                     tracing::info!(
                         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -47,25 +47,16 @@ async fn await_leader(
                 }
                 // Lost the leadership meanwhile, or Kafka was slow: try again until the end.
                 Err(e) => tracing::debug!("preparing the writer: {e}"),
+            },
+            Ok(Leader::Other(url)) => {
+                tracing::info!(
+                    leader = url,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "leader election decided: writes are forwarded to the leader"
+                );
+                return Ok(());
             }
-        } else {
-            let election = registry.election.clone();
-            let ask = registry.timeout();
-            let leader = tokio::task::spawn_blocking(move || election.leader_url(ask)).await;
-            match leader {
-                Ok(Ok(Some(url))) if url != config.advertised_url => {
-                    tracing::info!(
-                        leader = url,
-                        elapsed_ms = started.elapsed().as_millis() as u64,
-                        "leader election decided: writes are forwarded to the leader"
-                    );
-                    return Ok(());
-                }
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::debug!("asking the group for its leader: {e}"),
-                Err(e) => tracing::debug!("asking the group for its leader: {e}"),
-            }
-            registry.election.forget_leader();
+            Err(problem) => tracing::debug!("no leader yet: {problem}"),
         }
         if started.elapsed() >= timeout {
             if config.leader_eligibility {

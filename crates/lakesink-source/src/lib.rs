@@ -499,11 +499,8 @@ impl KafkaSource {
                     Offset::Offset(o) => Some(o),
                     _ => None,
                 });
-            let next = match (positions.get(&tp).copied(), librdkafka_next) {
-                (Some(ours), Some(theirs)) => Some(ours.max(theirs)),
-                (ours, theirs) => ours.or(theirs),
-            };
-            total += match next {
+            // The further of the two (`None` orders before any offset).
+            total += match positions.get(&tp).copied().max(librdkafka_next) {
                 Some(next) => (high - next).max(0),
                 // Started from the group's offset and received nothing yet: known only for
                 // an empty log.
