@@ -27,8 +27,8 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from drain import (COMMITTED, add_store_arguments, pin, print_copy_ratios, print_table, produce_values, run_lakesink,
-                   run_raw, run_raw_copy, store, warm_up)
+from drain import (COMMITTED, add_load_arguments, add_store_arguments, check_load_arguments, pin, print_copy_ratios,
+                   print_table, produce_values, run_lakesink, run_raw, run_raw_copy, store, warm_up)
 
 # 20 fields: a nested record, an array, a map, enums, nullable unions, the logical types
 # decimal (bytes), date and timestamp-millis, and a padding string last (see padded_values).
@@ -199,19 +199,14 @@ def check_files(hdfs, base, n, fmt):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--records", type=int, default=1_000_000)
-    ap.add_argument("--partitions", type=int, default=4)
-    ap.add_argument("--record-bytes", type=int, default=1024)
-    ap.add_argument("--flush-size", type=int, default=50_000)
+    add_load_arguments(ap, records=1_000_000, flush_size=50_000)
     ap.add_argument("--distinct", type=int, default=500, help="orders serialized with AvroSerializer")
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--formats", default="parquet,avro")
     add_store_arguments(ap)
     args = ap.parse_args()
     pin(args.cpus)
-    if args.records % (args.partitions * args.flush_size):
-        # The drain ends when the last flush.size file is committed.
-        ap.error("--records must be a multiple of --partitions x --flush-size")
+    check_load_arguments(ap, args)
     bootstrap, hdfs_url = os.environ["LAKESINK_KAFKA"], os.environ["LAKESINK_HDFS"]
     lakesink_bin, raw_bin = os.environ["LAKESINK_BIN"], os.environ["RAW_CONSUME_BIN"]
     topic = f"bench-avro-{uuid.uuid4().hex[:8]}"

@@ -319,6 +319,21 @@ def pin(cpus):
         print(f"the raw consumers and Lakesink run on CPUs {cpus}; the test bed's daemons on any", flush=True)
 
 
+def add_load_arguments(ap, records, flush_size):
+    """The topic a drain benchmark loads and the files it expects: --records, --partitions,
+    --record-bytes, --flush-size."""
+    ap.add_argument("--records", type=int, default=records)
+    ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--record-bytes", type=int, default=1024)
+    ap.add_argument("--flush-size", type=int, default=flush_size)
+
+
+def check_load_arguments(ap, args):
+    if args.records % (args.partitions * args.flush_size):
+        # The drain ends when the last flush.size file is committed.
+        ap.error("--records must be a multiple of --partitions x --flush-size")
+
+
 def add_store_arguments(ap):
     ap.add_argument("--store", choices=("hdfs", "file"), default="hdfs",
                     help="write into the test bed's HDFS or into a local directory (file://)")
@@ -354,17 +369,12 @@ def print_table(raw_runs, results, records, value_len, width):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--records", type=int, default=2_000_000)
-    ap.add_argument("--partitions", type=int, default=4)
-    ap.add_argument("--record-bytes", type=int, default=1024)
-    ap.add_argument("--flush-size", type=int, default=100_000)
+    add_load_arguments(ap, records=2_000_000, flush_size=100_000)
     ap.add_argument("--formats", default="json,parquet")
     add_store_arguments(ap)
     args = ap.parse_args()
     pin(args.cpus)
-    if args.records % (args.partitions * args.flush_size):
-        # The drain ends when the last flush.size file is committed.
-        ap.error("--records must be a multiple of --partitions x --flush-size")
+    check_load_arguments(ap, args)
     bootstrap, hdfs_url = os.environ["LAKESINK_KAFKA"], os.environ["LAKESINK_HDFS"]
     lakesink_bin, raw_bin = os.environ["LAKESINK_BIN"], os.environ["RAW_CONSUME_BIN"]
     topic = f"bench-{uuid.uuid4().hex[:8]}"

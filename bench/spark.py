@@ -23,7 +23,8 @@ import pyarrow.parquet as pq
 from confluent_kafka.admin import AdminClient, NewTopic
 from hdfs_native import Client
 
-from drain import cpu_seconds, produce, run_lakesink, run_raw, warm_up
+from drain import (add_load_arguments, check_load_arguments, cpu_seconds, produce, run_lakesink, run_raw,
+                   warm_up)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLE_SECONDS = 0.05
@@ -172,15 +173,11 @@ def check_ids(hdfs, base, n, who):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--records", type=int, default=1_000_000)
-    ap.add_argument("--partitions", type=int, default=4)
-    ap.add_argument("--record-bytes", type=int, default=1024)
-    ap.add_argument("--flush-size", type=int, default=50_000)
+    add_load_arguments(ap, records=1_000_000, flush_size=50_000)
     ap.add_argument("--no-warm-up", dest="warm_up", action="store_false",
                     help="skip the untimed first Lakesink run that warms the test bed's JVMs")
     args = ap.parse_args()
-    if args.records % (args.partitions * args.flush_size):
-        ap.error("--records must be a multiple of --partitions x --flush-size")
+    check_load_arguments(ap, args)
     bootstrap, hdfs_url = os.environ["LAKESINK_KAFKA"], os.environ["LAKESINK_HDFS"]
     lakesink_bin, raw_bin = os.environ["LAKESINK_BIN"], os.environ["RAW_CONSUME_BIN"]
     hdfs = Client(hdfs_url)
