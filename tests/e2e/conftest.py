@@ -92,11 +92,26 @@ def produce(kafka, topic, values, key_fn=None, partition_fn=None):
     return delivered
 
 
+def with_rest_listener(worker):
+    """The worker config with a REST listener on a free 127.0.0.1 port (unless it names its
+    own `listeners`), and the API's base URL (None when the config chose its own)."""
+    from registry_support import free_port
+    port = free_port()
+    if isinstance(worker, str):
+        if re.search(r"^\s*listeners\s*[=:]", worker, re.M):
+            return worker, None
+        return worker.rstrip("\n") + f"\nlisteners=http://127.0.0.1:{port}\n", f"http://127.0.0.1:{port}"
+    if "listeners" in worker:
+        return worker, None
+    return dict(worker, listeners=f"http://127.0.0.1:{port}"), f"http://127.0.0.1:{port}"
+
+
 class Lakesink:
-    """A running `lakesink standalone` process with its config files and log."""
+    """A running `lakesink standalone` process with its config files, log and REST API."""
 
     def __init__(self, binary, workdir, worker, connector, env_extra=None, name="lakesink"):
         self.workdir = workdir
+        worker, self.rest_url = with_rest_listener(worker)
         self.log_path = os.path.join(workdir, f"{name}-{uuid.uuid4().hex[:6]}.log")
         self.worker_path = os.path.join(workdir, "worker.properties")
         self.connector_path = os.path.join(workdir, "connector.properties")
@@ -111,8 +126,44 @@ class Lakesink:
         environment.setdefault("LAKESINK_LOG", "info")
         environment.update(env_extra or {})
         self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([binary, "standalone", self.worker_path, self.connector_path],
+        connectors = [self.connector_path] if connector is not None else []
+        self.proc = subprocess.Popen([binary, "standalone", self.worker_path, *connectors],
                                      stdout=self.log, stderr=subprocess.STDOUT, env=environment)
+
+    def rest(self, method, path, body=None, raw=None, content_type="application/json", timeout=60):
+        """One request to the worker's REST API (a registry_support.Response)."""
+        from registry_support import request
+        return request(self.rest_url, method, path, body=body, raw=raw, content_type=content_type,
+                       accept="application/json", timeout=timeout)
+
+    def wait_rest(self, timeout=30):
+        """Waits until the REST API answers."""
+        def answers():
+            try:
+                return self.rest("GET", "/", timeout=5).status == 200
+            except OSError:
+                return False
+        wait_until(answers, timeout, "the REST API to answer", self)
+
+    def wait_failed(self, connector, timeout=90):
+        """Waits until the connector or one of its tasks is FAILED; returns (status, trace)."""
+        found = {}
+
+        def failed():
+            try:
+                r = self.rest("GET", f"/connectors/{connector}/status", timeout=5)
+            except OSError:
+                return False
+            if r.status != 200:
+                return False
+            st = r.json()
+            for part in [st["connector"], *st["tasks"]]:
+                if part["state"] == "FAILED":
+                    found["status"], found["trace"] = st, part.get("trace", "")
+                    return True
+            return False
+        wait_until(failed, timeout, f"connector {connector} or a task of it to fail", self)
+        return found["status"], found["trace"]
 
     def alive(self):
         return self.proc.poll() is None

@@ -214,9 +214,10 @@ def test_a_record_that_is_not_a_protobuf_message_stops_the_task_naming_it(kafka,
     root = f"/{unique('lake')}"
     connector = connector_props(unique("pb-bad"), topic, hdfs_url, root, flush__size=5, format__class=PARQUET)
     sink = Lakesink(lakesink_bin, workdir, protobuf_worker(kafka, reg.url), connector)
-    wait_until(lambda: not sink.alive(), 90, "the task to stop on the bad record", sink)
+    _, trace = sink.wait_failed(connector["name"])
+    sink.stop()
     log = sink.output()
-    assert sink.proc.returncode != 0, log[-3000:]
+    assert f"{topic}-0 offset 10" in trace and "invalid Protobuf message e2e.pbsink.Order" in trace, trace
     assert f"{topic}-0 offset 10" in log and "invalid Protobuf message e2e.pbsink.Order" in log, log[-3000:]
     # Nothing at or after the bad record is committed.
     files = committed_files(hdfs, root, topic).get(0, [])

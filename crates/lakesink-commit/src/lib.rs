@@ -196,6 +196,40 @@ pub fn parse_committed_name(name: &str) -> Option<(String, i32, i64, i64)> {
     Some((topic, partition, start, end))
 }
 
+/// The next offset the newest valid commit record of `tp` names, read without taking the
+/// partition over (nothing is written, no rename is finished): what the partition's next
+/// owner will start from. `None` when nothing was ever committed.
+pub async fn read_committed_offset(
+    store: &Store,
+    layout: &Layout,
+    tp: &TopicPartition,
+) -> Result<Option<i64>, CommitError> {
+    let err = |source| CommitError::Storage {
+        tp: tp.to_string(),
+        source,
+    };
+    let dir = layout.log_dir(tp);
+    let entries = match store.list(&dir).await {
+        Ok(e) => e,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(err(e)),
+    };
+    let mut seqs: Vec<u64> = entries.iter().filter_map(|e| parse_seq(&e.name)).collect();
+    seqs.sort_unstable();
+    for seq in seqs.iter().rev() {
+        let path = lakesink_storage::join(&[&dir, &seq_name(*seq)]);
+        let bytes = match store.read(&path).await {
+            Ok(b) => b,
+            Err(e) if e.is_not_found() => continue,
+            Err(e) => return Err(err(e)),
+        };
+        if let Ok(record) = CommitRecord::decode(&bytes) {
+            return Ok(record.next_offset);
+        }
+    }
+    Ok(None)
+}
+
 /// The commit log of one Kafka partition, owned by this worker after [`PartitionLog::open`].
 #[derive(Debug)]
 pub struct PartitionLog {

@@ -154,9 +154,9 @@ const REMOVED_KIP_738: &str =
     "removed in Kafka 3.0 (KIP-738); the internal topics' format is fixed";
 const CONNECT_DISTRIBUTED: &str = "a key of Connect's distributed mode (the worker group and its internal topics); `lakesink standalone` runs this worker on its own";
 const CONNECT_SOURCE_ONLY: &str = "used by source connectors only";
-const CONNECT_REST: &str = "the REST API is not available yet";
+const CONNECT_REST: &str = "Lakesink's REST API has no such option yet";
 const CONNECT_WORKER_CLIENTS: &str = "as in Connect, it configures the worker's own Kafka clients, not the connectors' consumers: give it as `consumer.<key>` (the dead-letter queue's producer takes the connection and security settings of `consumer.*`)";
-const CONNECT_METRICS: &str = "metrics are not available yet";
+const CONNECT_METRICS: &str = "Lakesink serves its metrics at `GET /metrics` on `listeners`; there are no JMX reporters or sampling windows";
 const CONNECT_PLUGINS: &str = "Lakesink's plugins are built in, one version of each";
 const CONNECT_SHUTDOWN: &str = "the connector's `shutdown.timeout.ms` bounds a graceful stop";
 const CONNECT_PROVIDERS: &str =
@@ -1084,6 +1084,42 @@ pub static KEYS: &[KeyDef] = &[
         "Most data files a connector writes and closes in storage at the same time in this worker. A DataNode reserves a whole block (128 MiB by default) for every replica being written, so committing thousands of small files at once could exhaust its space; an HDFS close also waits for the block report (about 0.5 s), so a higher value commits many small files faster.",
     ),
     key(
+        "lakesink.task.restart.max.attempts",
+        C,
+        LAKESINK,
+        Int {
+            min: -1,
+            max: INT_MAX,
+        },
+        Value("6"),
+        S,
+        "How many times in a row a failed task is restarted by itself before it stays `FAILED` (Kafka Connect never restarts one). 0 restarts none, as Connect; -1 restarts forever. The count starts again after a task has run for `lakesink.task.restart.backoff.max.ms` without failing, and after a restart through the REST API.",
+    ),
+    key(
+        "lakesink.task.restart.backoff.ms",
+        C,
+        LAKESINK,
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        Value("30000"),
+        S,
+        "How long a failed task stays `FAILED` before its first restart; each further restart in a row waits twice as long, up to `lakesink.task.restart.backoff.max.ms`.",
+    ),
+    key(
+        "lakesink.task.restart.backoff.max.ms",
+        C,
+        LAKESINK,
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        Value("1800000"),
+        S,
+        "The longest wait before a restart of a failed task.",
+    ),
+    key(
         "lakesink.offset.out.of.range",
         C,
         LAKESINK,
@@ -1202,10 +1238,10 @@ pub static KEYS: &[KeyDef] = &[
         "listeners",
         W,
         WORKER,
-        String,
-        Unset,
-        NoEffect("the REST API is not available yet"),
-        "REST listeners.",
+        List,
+        Value("http://:8083"),
+        S,
+        "Where the Connect REST API and `/metrics` are served: a comma-separated list of `http://host:port` (an empty host binds every interface; port 0 picks a free port, logged at start-up). An empty value serves no API.",
     ),
     key(
         "rest.port",
@@ -1231,8 +1267,17 @@ pub static KEYS: &[KeyDef] = &[
         WORKER,
         String,
         Unset,
-        NoEffect("the REST API is not available yet"),
-        "Advertised REST host.",
+        S,
+        "The host other workers and clients reach this worker at; with `rest.advertised.port` it is the `worker_id` in REST statuses. Default: the first listener's host, or this machine's host name when that is empty.",
+    ),
+    key(
+        "rest.advertised.port",
+        W,
+        WORKER,
+        Int { min: 0, max: 65535 },
+        Unset,
+        S,
+        "The port of the advertised address. Default: the first listener's bound port.",
     ),
     key(
         "connector.client.config.override.policy",
@@ -1393,7 +1438,12 @@ pub static KEYS: &[KeyDef] = &[
         CONNECT_REST,
         "Connect REST API.",
     ),
-    accepted("admin.listeners", W, CONNECT_REST, "Connect REST API."),
+    accepted(
+        "admin.listeners",
+        W,
+        "`/admin/loggers` is served on `listeners`",
+        "Connect REST API.",
+    ),
     accepted(
         "response.http.headers.config",
         W,
@@ -1406,25 +1456,35 @@ pub static KEYS: &[KeyDef] = &[
         CONNECT_REST,
         "Connect REST API.",
     ),
-    accepted("rest.advertised.port", W, CONNECT_REST, "Connect REST API."),
     accepted(
         "rest.extension.classes",
         W,
-        CONNECT_REST,
+        "Java REST extensions cannot be loaded into Lakesink",
         "Connect REST API.",
     ),
-    accepted("ssl.client.auth", W, CONNECT_REST, "Connect REST API."),
     accepted(
+        "ssl.client.auth",
+        W,
+        "the REST API serves plain HTTP only so far",
+        "Connect REST API.",
+    ),
+    key(
         "topic.tracking.allow.reset",
         W,
-        CONNECT_REST,
-        "Connect REST API.",
+        WORKER,
+        Bool,
+        Value("true"),
+        S,
+        "Whether `PUT /connectors/{name}/topics/reset` may clear a connector's set of active topics.",
     ),
-    accepted(
+    key(
         "topic.tracking.enable",
         W,
-        CONNECT_REST,
-        "Connect REST API.",
+        WORKER,
+        Bool,
+        Value("true"),
+        S,
+        "Whether the REST API reports the topics each connector has read from (`GET /connectors/{name}/topics`).",
     ),
     accepted(
         "client.dns.lookup",

@@ -47,6 +47,35 @@ pub enum ConfigError {
     Conflict(String),
 }
 
+impl ConfigError {
+    /// The key the problem is about, when it is about one; a conflict names its first key.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            ConfigError::Invalid { key, .. }
+            | ConfigError::Missing { key, .. }
+            | ConfigError::Unknown { key, .. }
+            | ConfigError::NotSupportedYet { key, .. } => Some(key),
+            ConfigError::Conflict(message) => message
+                .split([' ', ',', '='])
+                .next()
+                .filter(|first| keys::KEYS.iter().any(|k| k.name == *first)),
+            ConfigError::Syntax { .. } => None,
+        }
+    }
+
+    /// The problem without the key in front, as the REST API lists it under its key.
+    pub fn detail(&self) -> String {
+        let full = self.to_string();
+        match self.key() {
+            Some(key) if !matches!(self, ConfigError::Conflict(_)) => full
+                .strip_prefix(key)
+                .map(|rest| rest.trim_start_matches([':', ' ']).to_string())
+                .unwrap_or(full),
+            _ => full,
+        }
+    }
+}
+
 /// Every problem found in a configuration, reported together.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigErrors(pub Vec<ConfigError>);
@@ -325,6 +354,32 @@ pub struct SinkConfig {
     pub value_converter: ConverterConfig,
     pub errors: ErrorHandling,
     pub compatibility: Compatibility,
+    pub restart: RestartPolicy,
+}
+
+/// When a failed task is restarted by itself (`lakesink.task.restart.*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartPolicy {
+    /// Restarts in a row before the task stays failed; `None` restarts forever.
+    pub max_attempts: Option<u32>,
+    pub backoff_ms: u64,
+    pub backoff_max_ms: u64,
+}
+
+impl RestartPolicy {
+    /// The wait before restart number `attempt` (0-based) in a row, or `None` once the
+    /// attempts are used up.
+    pub fn delay(&self, attempt: u32) -> Option<std::time::Duration> {
+        if self.max_attempts.is_some_and(|max| attempt >= max) {
+            return None;
+        }
+        let factor = 1u64 << attempt.min(32);
+        let ms = self
+            .backoff_ms
+            .saturating_mul(factor)
+            .min(self.backoff_max_ms);
+        Some(std::time::Duration::from_millis(ms))
+    }
 }
 
 /// `schema.compatibility`.
@@ -373,6 +428,8 @@ impl SinkConfig {
 #[derive(Debug)]
 pub struct Loaded {
     pub config: SinkConfig,
+    /// The connector's keys as given (what the REST API shows as its config).
+    pub raw: RawConfig,
     pub warnings: Vec<String>,
 }
 
@@ -859,6 +916,113 @@ fn check_provider_references(
     }
 }
 
+/// The worker's own settings: where its REST API listens and what it reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerConfig {
+    /// `listeners`, as `host:port` to bind (an empty host binds every interface).
+    pub listeners: Vec<Listener>,
+    pub advertised_host: Option<String>,
+    pub advertised_port: Option<u16>,
+    pub topic_tracking: bool,
+    pub topic_tracking_reset: bool,
+    pub bootstrap_servers: String,
+}
+
+/// One REST listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    pub host: String,
+    pub port: u16,
+}
+
+impl Listener {
+    /// The address to bind: an empty host means every interface.
+    pub fn bind_address(&self) -> String {
+        let host = if self.host.is_empty() {
+            "0.0.0.0"
+        } else {
+            self.host.as_str()
+        };
+        if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]:{}", self.port)
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+}
+
+/// Validates the worker file on its own (the REST API's settings).
+pub fn load_worker(worker: &RawConfig) -> Result<WorkerConfig, ConfigErrors> {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    check_scope(worker, Scope::Worker, true, &mut errors, &mut warnings);
+    // Unknown keys are reported by `load`, under the connector's `lakesink.config.unknown.keys`.
+    errors.retain(|e| !matches!(e, ConfigError::Unknown { .. }));
+    let w = Values {
+        raw: worker,
+        scope: Scope::Worker,
+    };
+    let mut listeners = Vec::new();
+    for item in w
+        .get("listeners")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        match parse_listener(item) {
+            Ok(l) => listeners.push(l),
+            Err(expected) => errors.push(ConfigError::Invalid {
+                key: "listeners".into(),
+                value: item.into(),
+                expected,
+            }),
+        }
+    }
+    let advertised_port = w
+        .get("rest.advertised.port")
+        .and_then(|p| p.trim().parse::<u16>().ok());
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    Ok(WorkerConfig {
+        listeners,
+        advertised_host: w
+            .get("rest.advertised.host.name")
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .map(String::from),
+        advertised_port,
+        topic_tracking: w.bool("topic.tracking.enable"),
+        topic_tracking_reset: w.bool("topic.tracking.allow.reset"),
+        bootstrap_servers: w.get("bootstrap.servers").unwrap_or_default().trim().into(),
+    })
+}
+
+fn parse_listener(item: &str) -> Result<Listener, String> {
+    const EXPECTED: &str = "http://host:port (an empty host binds every interface)";
+    let Some((scheme, rest)) = item.split_once("://") else {
+        return Err(EXPECTED.into());
+    };
+    if scheme.eq_ignore_ascii_case("https") {
+        return Err("an http:// listener: HTTPS for the REST API is not available yet".into());
+    }
+    if !scheme.eq_ignore_ascii_case("http") {
+        return Err(EXPECTED.into());
+    }
+    let rest = rest.trim_end_matches('/');
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (h, p),
+        None => return Err(EXPECTED.into()),
+    };
+    let port: u16 = port.parse().map_err(|_| EXPECTED.to_string())?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Ok(Listener {
+        host: host.to_string(),
+        port,
+    })
+}
+
 /// Validates a worker config and a connector config together.
 pub fn load(worker: &RawConfig, connector: &RawConfig) -> Result<Loaded, ConfigErrors> {
     let mut errors = Vec::new();
@@ -1165,8 +1329,17 @@ pub fn load(worker: &RawConfig, connector: &RawConfig) -> Result<Loaded, ConfigE
             Some("FULL") => Compatibility::Full,
             _ => Compatibility::None,
         },
+        restart: RestartPolicy {
+            max_attempts: u32::try_from(c.int("lakesink.task.restart.max.attempts")).ok(),
+            backoff_ms: c.int("lakesink.task.restart.backoff.ms") as u64,
+            backoff_max_ms: c.int("lakesink.task.restart.backoff.max.ms") as u64,
+        },
     };
-    Ok(Loaded { config, warnings })
+    Ok(Loaded {
+        config,
+        raw: connector.clone(),
+        warnings,
+    })
 }
 
 /// Reads `topic.<topic>.<key>` overrides (the topic may contain dots: the key is matched at

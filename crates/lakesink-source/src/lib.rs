@@ -306,6 +306,45 @@ fn creation_error(e: KafkaError) -> SourceError {
     }
 }
 
+/// The consumer's librdkafka settings: Lakesink's defaults, then the user's, then what
+/// exactly-once needs.
+fn client_config(config: &SourceConfig) -> ClientConfig {
+    let mut cc = ClientConfig::new();
+    cc.set("bootstrap.servers", &config.bootstrap_servers)
+        .set("group.id", &config.group_id)
+        .set("client.id", &config.client_id)
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        // Records of aborted transactions must not land in the lake, and records of open
+        // ones not before they commit. (Connect's consumer reads uncommitted and writes
+        // both; `consumer.override.isolation.level=read_uncommitted` still does.)
+        .set("isolation.level", "read_committed")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "false")
+        .set("fetch.wait.max.ms", "100")
+        // librdkafka's queue of fetched records: with a hundred partitions its 64 MiB
+        // default let the consumer hold hundreds of MiB (fetch responses overshoot it).
+        .set("queued.max.messages.kbytes", "16384")
+        // With a smaller queue it fills more often; librdkafka's default 1 s pause before
+        // fetching again then throttles a fast consumer (measured: 10x slower).
+        .set("fetch.queue.backoff.ms", "10");
+    for (k, v) in &config.settings {
+        cc.set(k, v);
+    }
+    // Exactly-once needs these; the config layer rejects user attempts to change them.
+    cc.set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false");
+    cc
+}
+
+/// Checks the consumer settings of `config` the way librdkafka will take them, without
+/// creating a client: a bad key or value is named with its value.
+pub fn check_settings(config: &SourceConfig) -> Result<(), SourceError> {
+    client_config(config)
+        .create_native_config()
+        .map(|_| ())
+        .map_err(creation_error)
+}
+
 /// A task's Kafka consumer. Use it from one thread.
 pub struct KafkaSource {
     consumer: BaseConsumer<Context>,
@@ -323,30 +362,7 @@ impl KafkaSource {
         config: SourceConfig,
         handler: Arc<dyn PartitionHandler>,
     ) -> Result<KafkaSource, SourceError> {
-        let mut cc = ClientConfig::new();
-        cc.set("bootstrap.servers", &config.bootstrap_servers)
-            .set("group.id", &config.group_id)
-            .set("client.id", &config.client_id)
-            .set("partition.assignment.strategy", "cooperative-sticky")
-            // Records of aborted transactions must not land in the lake, and records of open
-            // ones not before they commit. (Connect's consumer reads uncommitted and writes
-            // both; `consumer.override.isolation.level=read_uncommitted` still does.)
-            .set("isolation.level", "read_committed")
-            .set("auto.offset.reset", "earliest")
-            .set("enable.partition.eof", "false")
-            .set("fetch.wait.max.ms", "100")
-            // librdkafka's queue of fetched records: with a hundred partitions its 64 MiB
-            // default let the consumer hold hundreds of MiB (fetch responses overshoot it).
-            .set("queued.max.messages.kbytes", "16384")
-            // With a smaller queue it fills more often; librdkafka's default 1 s pause before
-            // fetching again then throttles a fast consumer (measured: 10x slower).
-            .set("fetch.queue.backoff.ms", "10");
-        for (k, v) in &config.settings {
-            cc.set(k, v);
-        }
-        // Exactly-once needs these; the config layer rejects user attempts to change them.
-        cc.set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false");
+        let cc = client_config(&config);
         let context = Context {
             handler,
             failure: std::sync::Mutex::new(None),
@@ -481,6 +497,16 @@ impl KafkaSource {
     /// assigned partitions. Uses the watermarks librdkafka caches from its fetch responses,
     /// so it costs no broker round trip. `None` while that is not known for every partition.
     pub fn lag(&self) -> Option<i64> {
+        self.partition_lags()?
+            .iter()
+            .map(|(_, lag)| *lag)
+            .sum::<i64>()
+            .into()
+    }
+
+    /// The lag of every assigned partition, as [`KafkaSource::lag`] counts it; `None` while
+    /// it is not known for every partition.
+    pub fn partition_lags(&self) -> Option<Vec<(TopicPartition, i64)>> {
         let assigned = self.consumer.assignment().ok()?;
         // librdkafka's position also moves past transaction markers, which are never
         // delivered: a partition whose log ends with a commit marker is read to its end one
@@ -488,7 +514,7 @@ impl KafkaSource {
         // next record or marker is read; ours is right then.
         let read_past = self.consumer.position().ok();
         let positions = self.consumer.context().positions.lock().ok()?;
-        let mut total = 0;
+        let mut out = Vec::new();
         for e in assigned.elements() {
             let tp = TopicPartition::new(e.topic(), e.partition());
             let (low, high) = cached_watermarks(&self.consumer, e.topic(), e.partition())?;
@@ -500,15 +526,16 @@ impl KafkaSource {
                     _ => None,
                 });
             // The further of the two (`None` orders before any offset).
-            total += match positions.get(&tp).copied().max(librdkafka_next) {
+            let lag = match positions.get(&tp).copied().max(librdkafka_next) {
                 Some(next) => (high - next).max(0),
                 // Started from the group's offset and received nothing yet: known only for
                 // an empty log.
                 None if low == high => 0,
                 None => return None,
             };
+            out.push((tp, lag));
         }
-        Some(total)
+        Some(out)
     }
 
     fn failure(&self) -> Option<String> {

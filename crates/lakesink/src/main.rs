@@ -13,6 +13,9 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 mod dead_letters;
+mod logging;
+mod metrics;
+mod offsets;
 mod shutdown;
 mod standalone;
 
@@ -34,8 +37,8 @@ enum Command {
     Standalone {
         /// Worker settings: bootstrap.servers, key.converter, value.converter, consumer.*.
         worker: PathBuf,
-        /// One or more connector configs (.properties, or JSON as posted to the Connect REST API).
-        #[arg(required = true)]
+        /// Connector configs (.properties, or JSON as posted to the Connect REST API); more
+        /// can be created through the REST API.
         connectors: Vec<PathBuf>,
     },
     /// Check configuration files and print every problem found, without starting anything.
@@ -69,19 +72,18 @@ fn read_config(path: &Path) -> Result<lakesink_config::RawConfig> {
 /// Loads and validates a worker file plus connector files.
 pub fn load_configs(worker: &Path, connectors: &[PathBuf]) -> Result<Vec<lakesink_config::Loaded>> {
     let worker_raw = read_config(worker)?;
+    lakesink_config::load_worker(&worker_raw)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", worker.display()))?;
     let mut out = Vec::new();
     for path in connectors {
         let raw = read_config(path)?;
-        let loaded = lakesink_config::load(&worker_raw, &raw)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        // The partitioner checks what the key table cannot, e.g. the path.format pattern.
-        let c = &loaded.config;
-        let timezone = c
-            .timezone
-            .as_deref()
-            .and_then(lakesink_config::parse_timezone);
-        lakesink_sink::build_partitioner(&c.partitioner, timezone)
-            .map_err(|e| anyhow::anyhow!("{}: invalid configuration: {e}", path.display()))?;
+        let loaded =
+            standalone::check_connector(&worker_raw, &raw).map_err(|e| match &e.0[..] {
+                [lakesink_config::ConfigError::Conflict(one)] => {
+                    anyhow::anyhow!("{}: {one}", path.display())
+                }
+                _ => anyhow::anyhow!("{}: {e}", path.display()),
+            })?;
         out.push(loaded);
     }
     let mut names: Vec<&str> = out.iter().map(|l| l.config.name.as_str()).collect();
@@ -90,17 +92,6 @@ pub fn load_configs(worker: &Path, connectors: &[PathBuf]) -> Result<Vec<lakesin
         anyhow::bail!("two connectors are named '{}'; names must be unique", w[0]);
     }
     Ok(out)
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LAKESINK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
 }
 
 fn run_registry(path: &Path) -> Result<()> {
@@ -141,11 +132,14 @@ fn main() -> ExitCode {
             })
         }
         Command::Standalone { worker, connectors } => {
-            init_logging();
-            load_configs(&worker, &connectors).and_then(standalone::run)
+            let loggers = logging::init();
+            load_configs(&worker, &connectors).and_then(|loaded| {
+                let worker_raw = read_config(&worker)?;
+                standalone::run(worker_raw, loaded, loggers)
+            })
         }
         Command::Registry { config } => {
-            init_logging();
+            logging::init();
             run_registry(&config)
         }
     };

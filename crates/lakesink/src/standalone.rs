@@ -1,21 +1,28 @@
-//! Standalone mode: runs the loaded connectors in this process until SIGINT/SIGTERM.
+//! Standalone mode: runs the loaded connectors in this process until SIGINT/SIGTERM, with
+//! the Connect REST API on `listeners` to create, change and watch them.
 //!
 //! Each task is a Kafka consumer on its own thread (rebalance callbacks run there) feeding a
 //! task loop on the shared async runtime through a bounded channel; the channel's bound is
 //! the back-pressure from storage to Kafka.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
-use lakesink_config::{Loaded, SinkConfig, TopicSelection};
+use futures::future::BoxFuture;
+use lakesink_config::{ConfigErrors, Loaded, RawConfig, SinkConfig, TopicSelection, WorkerConfig};
+use lakesink_connect::herder::TargetState;
+use lakesink_connect::{
+    Api, Checked, ConnectorInstance, Herder, LogLevels, Offsets, Runtime, ServerInfo, TaskControl,
+};
 use lakesink_record::TopicPartition;
 use lakesink_sink::task::{SharedStatus, TaskEvent, TaskStatus, run_task};
 use lakesink_sink::{Budget, SinkSettings, Start};
 
 use crate::dead_letters::{DeadLetterProducer, TaskDeadLetters};
+use crate::metrics::TaskMetrics;
 use crate::shutdown::StopSignals;
 use lakesink_source::ownership::{OwnershipWatch, WatchConfig};
 use lakesink_source::{Assigned, KafkaSource, PartitionHandler, SourceConfig, StartAt};
@@ -29,7 +36,11 @@ const CHANNEL_BATCHES: usize = 4;
 /// looks in a row find one, so an unowned partition gets an owner a few seconds later.
 const OWNERSHIP_CHECK_INTERVAL: Duration = Duration::from_secs(2);
 
-pub fn run(connectors: Vec<Loaded>) -> Result<()> {
+/// Runs the worker: the REST API on `listeners`, and the given connectors until SIGINT or
+/// SIGTERM. A failed task does not stop the process: it shows as `FAILED` in the REST
+/// status and is restarted by its connector's restart policy.
+pub fn run(worker: RawConfig, connectors: Vec<Loaded>, logs: Arc<dyn LogLevels>) -> Result<()> {
+    let worker_config = lakesink_config::load_worker(&worker).map_err(|e| anyhow!("{e}"))?;
     // Once each: the worker file's warnings come with every connector.
     let mut warned = std::collections::HashSet::new();
     for c in &connectors {
@@ -44,20 +55,187 @@ pub fn run(connectors: Vec<Loaded>) -> Result<()> {
         .thread_name("lakesink-io")
         .build()
         .context("starting the async runtime")?;
-    let stop = Arc::new(AtomicBool::new(false));
     let signals = StopSignals::install(&runtime)?;
-    runtime.spawn(stop_on_signal(signals, stop.clone()));
+    let metrics = crate::metrics::install().context("installing the metrics recorder")?;
+    let result = runtime.block_on(async {
+        let listeners = bind_listeners(&worker_config).await?;
+        let worker_id = worker_id(&worker_config, &listeners);
+        let herder = Herder::new(
+            Arc::new(WorkerRuntime {
+                worker: worker.clone(),
+            }),
+            worker_id.clone(),
+        );
+        let cluster_id = kafka_cluster_id(&worker_config.bootstrap_servers, &worker).await;
+        let api = Api {
+            herder: herder.clone(),
+            info: ServerInfo {
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                commit: option_env!("LAKESINK_COMMIT")
+                    .unwrap_or("unknown")
+                    .to_string(),
+                kafka_cluster_id: cluster_id,
+            },
+            logs,
+            offsets: Arc::new(CommittedOffsets {
+                worker: worker.clone(),
+            }),
+            metrics: metrics.renderer(herder.clone()),
+            topic_tracking: worker_config.topic_tracking,
+            topic_tracking_reset: worker_config.topic_tracking_reset,
+        };
+        let router = lakesink_connect::rest::router(api);
+        for (address, listener) in listeners {
+            tracing::info!(%address, worker_id = %worker_id, "REST API listening");
+            let router = router.clone();
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!(%address, "REST listener stopped: {e}");
+                }
+            });
+        }
+        for loaded in connectors {
+            let name = loaded.config.name.clone();
+            herder
+                .put(&name, loaded.raw, TargetState::Started, false)
+                .map_err(|e| anyhow!("connector {name}: {e}"))?;
+        }
+        signals.recv().await;
+        tracing::info!("stopping: committing open files");
+        herder
+            .shutdown(Duration::from_millis(SHUTDOWN_GRACE_MS))
+            .await;
+        anyhow::Ok(())
+    });
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    result?;
+    tracing::info!("stopped");
+    Ok(())
+}
 
-    let mut threads = Vec::new();
-    let mut budgets = Vec::new();
-    let mut watches = Vec::new();
-    for loaded in connectors {
-        let config = Arc::new(loaded.config);
+/// How long a stop waits for the tasks to commit and leave their groups.
+const SHUTDOWN_GRACE_MS: u64 = 120_000;
+
+type BoundListener = (std::net::SocketAddr, tokio::net::TcpListener);
+
+async fn bind_listeners(worker: &WorkerConfig) -> Result<Vec<BoundListener>> {
+    let mut out = Vec::new();
+    for l in &worker.listeners {
+        let address = l.bind_address();
+        let listener = tokio::net::TcpListener::bind(&address)
+            .await
+            .with_context(|| format!("listeners: cannot listen on http://{address}"))?;
+        let bound = listener
+            .local_addr()
+            .with_context(|| format!("listeners: {address}"))?;
+        out.push((bound, listener));
+    }
+    Ok(out)
+}
+
+/// `host:port` as Connect names a worker: the advertised address, else the first
+/// listener's host (or this machine's name) and bound port.
+fn worker_id(worker: &WorkerConfig, bound: &[BoundListener]) -> String {
+    let host = worker
+        .advertised_host
+        .clone()
+        .unwrap_or_else(|| match worker.listeners.first() {
+            Some(l) if !l.host.is_empty() && l.host != "0.0.0.0" && l.host != "::" => {
+                l.host.clone()
+            }
+            _ => hostname(),
+        });
+    let port = worker
+        .advertised_port
+        .or_else(|| bound.first().map(|(a, _)| a.port()))
+        .unwrap_or(0);
+    format!("{host}:{port}")
+}
+
+/// The Kafka cluster's id for `GET /`; `None` when the brokers do not answer in time.
+async fn kafka_cluster_id(bootstrap: &str, worker: &RawConfig) -> Option<String> {
+    let mut client = rdkafka::ClientConfig::new();
+    client.set("bootstrap.servers", bootstrap);
+    // The worker's connection settings, as its consumers get them.
+    for (k, v) in worker {
+        if let Some(key) = k.strip_prefix("consumer.")
+            && (key.starts_with("security.") || key.starts_with("ssl.") || key.starts_with("sasl."))
+        {
+            client.set(key, v);
+        }
+    }
+    let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
+        client.create().ok()?;
+    tokio::task::spawn_blocking(move || {
+        admin
+            .inner()
+            .fetch_cluster_id(rdkafka::util::Timeout::After(Duration::from_secs(10)))
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+/// Everything start-up, `lakesink validate` and the REST API check in a connector config:
+/// the key table's rules, then what only the partitioner and librdkafka can tell.
+pub fn check_connector(worker: &RawConfig, connector: &RawConfig) -> Result<Loaded, ConfigErrors> {
+    let loaded = lakesink_config::load(worker, connector)?;
+    let c = &loaded.config;
+    let timezone = c
+        .timezone
+        .as_deref()
+        .and_then(lakesink_config::parse_timezone);
+    let conflict = |e: String| ConfigErrors(vec![lakesink_config::ConfigError::Conflict(e)]);
+    lakesink_sink::build_partitioner(&c.partitioner, timezone)
+        .map_err(|e| conflict(format!("invalid configuration: {e}")))?;
+    lakesink_source::check_settings(&source_config(c, 0)).map_err(|e| conflict(e.to_string()))?;
+    Ok(loaded)
+}
+
+/// Starts connectors and checks their configs for the herder.
+struct WorkerRuntime {
+    worker: RawConfig,
+}
+
+impl Runtime for WorkerRuntime {
+    fn validate(&self, config: &RawConfig) -> Result<Checked, ConfigErrors> {
+        let loaded = check_connector(&self.worker, config)?;
+        Ok(Checked {
+            tasks_max: loaded.config.tasks_max,
+            restart: loaded.config.restart,
+            warnings: loaded.warnings,
+        })
+    }
+
+    fn start_connector(
+        &self,
+        name: &str,
+        config: &RawConfig,
+    ) -> Result<Arc<dyn ConnectorInstance>, String> {
+        let loaded = lakesink_config::load(&self.worker, config).map_err(|e| e.to_string())?;
+        let runtime = tokio::runtime::Handle::current();
+        let running = RunningConnector::start(Arc::new(loaded.config), runtime)
+            .map_err(|e| format!("connector {name}: {e:#}"))?;
+        Ok(Arc::new(running))
+    }
+}
+
+/// What the tasks of one started connector share in this worker.
+struct RunningConnector {
+    config: Arc<SinkConfig>,
+    store: Store,
+    budget: Arc<Budget>,
+    dead_letters: Option<Arc<DeadLetterProducer>>,
+    runtime: tokio::runtime::Handle,
+    _watch: OwnershipWatch,
+}
+
+impl RunningConnector {
+    fn start(config: Arc<SinkConfig>, runtime: tokio::runtime::Handle) -> Result<Self> {
         let store = {
             let _guard = runtime.enter();
-            Store::open(&config.store_url, config.hadoop_conf_dir.as_deref()).with_context(
-                || format!("connector {}: opening {}", config.name, config.store_url),
-            )?
+            Store::open(&config.store_url, config.hadoop_conf_dir.as_deref())
+                .with_context(|| format!("opening {}", config.store_url))?
         };
         tracing::info!(connector = %config.name, store = %store.url(), tasks = config.tasks_max, "starting connector");
         // One budget for all tasks of the connector in this worker.
@@ -66,80 +244,38 @@ pub fn run(connectors: Vec<Loaded>) -> Result<()> {
             config.max_buffered_bytes,
             config.storage_concurrency,
         );
-        budgets.push((config.name.clone(), budget.clone()));
         let dead_letters = match (&config.errors.dlq_topic, config.errors.tolerate_all) {
-            (Some(topic), true) => Some(
-                runtime
-                    .block_on(DeadLetterProducer::start(&config, topic))
-                    .with_context(|| format!("connector {}", config.name))?,
-            ),
+            (Some(topic), true) => {
+                Some(runtime.block_on(DeadLetterProducer::start(&config, topic))?)
+            }
             _ => None,
         };
         // Partitions of the connector's group that stay without an owner get one (see
         // lakesink_source::ownership); one watch per connector and worker.
         let watch_source = source_config(&config, 0);
-        watches.push(
-            OwnershipWatch::start(WatchConfig {
-                bootstrap_servers: watch_source.bootstrap_servers,
-                group_id: watch_source.group_id,
-                settings: watch_source.settings,
-                interval: OWNERSHIP_CHECK_INTERVAL,
-            })
-            .with_context(|| format!("connector {}: starting the ownership watch", config.name))?,
-        );
-        for task_id in 0..config.tasks_max {
-            let owner = format!(
-                "{}:{}:{}:task-{task_id}",
-                hostname(),
-                std::process::id(),
-                config.name
-            );
-            let settings = SinkSettings::from_config(&config, store.clone(), owner, budget.clone())
-                .map_err(|e| anyhow::anyhow!("connector {}: {e}", config.name))?;
-            let mut settings = SinkSettings {
-                stopping: stop.clone(),
-                ..settings
-            };
-            if let Some(producer) = &dead_letters {
-                settings.errors.queue = Some(Arc::new(TaskDeadLetters {
-                    producer: producer.clone(),
-                    connector: config.name.clone(),
-                    task_id,
-                    context_headers: config.errors.dlq_context_headers,
-                }));
-            }
-            let settings = Arc::new(settings);
-            let (config, stop, handle) = (config.clone(), stop.clone(), runtime.handle().clone());
-            let name = format!("{}-task-{task_id}", config.name);
-            let thread = std::thread::Builder::new()
-                .name(name.clone())
-                .spawn(move || run_consumer(&config, task_id, settings, handle, stop))
-                .context("starting a task thread")?;
-            threads.push((name, thread));
-        }
+        let watch = OwnershipWatch::start(WatchConfig {
+            bootstrap_servers: watch_source.bootstrap_servers,
+            group_id: watch_source.group_id,
+            settings: watch_source.settings,
+            interval: OWNERSHIP_CHECK_INTERVAL,
+        })
+        .context("starting the ownership watch")?;
+        Ok(RunningConnector {
+            config,
+            store,
+            budget,
+            dead_letters,
+            runtime,
+            _watch: watch,
+        })
     }
-    let mut first_error = None;
-    for (name, thread) in threads {
-        match thread.join() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::error!(task = %name, "{e:#}");
-                // One failed task stops the process, so a supervisor restarts it visibly.
-                stop.store(true, Ordering::SeqCst);
-                first_error.get_or_insert(e.context(format!("task {name} failed")));
-            }
-            Err(_) => {
-                stop.store(true, Ordering::SeqCst);
-                first_error.get_or_insert(anyhow!("task {name} panicked"));
-            }
-        }
-    }
-    drop(watches);
-    runtime.shutdown_timeout(Duration::from_secs(5));
-    for (connector, budget) in budgets {
-        let p = budget.peaks();
+}
+
+impl Drop for RunningConnector {
+    fn drop(&mut self) {
+        let p = self.budget.peaks();
         tracing::info!(
-            %connector,
+            connector = %self.config.name,
             peak_open_files = p.open_files,
             max_open_files = p.max_open_files,
             peak_buffered_mib = p.buffered_bytes as f64 / 1048576.0,
@@ -147,19 +283,68 @@ pub fn run(connectors: Vec<Loaded>) -> Result<()> {
             "limits: most held between batches"
         );
     }
-    match first_error {
-        Some(e) => Err(e),
-        None => {
-            tracing::info!("stopped");
-            Ok(())
+}
+
+impl ConnectorInstance for RunningConnector {
+    fn start_task(
+        &self,
+        task_id: usize,
+        control: TaskControl,
+    ) -> Result<std::thread::JoinHandle<Result<(), String>>, String> {
+        let config = self.config.clone();
+        let owner = format!(
+            "{}:{}:{}:task-{task_id}",
+            hostname(),
+            std::process::id(),
+            config.name
+        );
+        let settings =
+            SinkSettings::from_config(&config, self.store.clone(), owner, self.budget.clone())
+                .map_err(|e| format!("connector {}: {e}", config.name))?;
+        let mut settings = SinkSettings {
+            stopping: control.stop.clone(),
+            ..settings
+        };
+        if let Some(producer) = &self.dead_letters {
+            settings.errors.queue = Some(Arc::new(TaskDeadLetters {
+                producer: producer.clone(),
+                connector: config.name.clone(),
+                task_id,
+                context_headers: config.errors.dlq_context_headers,
+            }));
         }
+        let settings = Arc::new(settings);
+        let handle = self.runtime.clone();
+        std::thread::Builder::new()
+            .name(format!("{}-task-{task_id}", config.name))
+            .spawn(move || {
+                run_consumer(&config, task_id, settings, handle, control).map_err(|e| {
+                    let e = e.context(format!("task {}-{task_id} failed", config.name));
+                    tracing::error!("{e:#}");
+                    format!("{e:#}")
+                })
+            })
+            .map_err(|e| format!("starting a task thread: {e}"))
     }
 }
 
-async fn stop_on_signal(signals: StopSignals, stop: Arc<AtomicBool>) {
-    signals.recv().await;
-    tracing::info!("stopping: committing open files");
-    stop.store(true, Ordering::SeqCst);
+/// `GET /connectors/{name}/offsets`: what the commit log in storage says.
+struct CommittedOffsets {
+    worker: RawConfig,
+}
+
+impl Offsets for CommittedOffsets {
+    fn committed(
+        &self,
+        _name: &str,
+        config: &RawConfig,
+    ) -> BoxFuture<'static, Result<Vec<(String, i32, i64)>, String>> {
+        let loaded = lakesink_config::load(&self.worker, config);
+        Box::pin(async move {
+            let loaded = loaded.map_err(|e| e.to_string())?;
+            crate::offsets::committed(&loaded.config).await
+        })
+    }
 }
 
 fn hostname() -> String {
@@ -244,6 +429,19 @@ fn source_config(config: &SinkConfig, task_id: usize) -> SourceConfig {
     }
 }
 
+/// Adds the topics of the assignment to what `GET /connectors/{name}/topics` reports.
+fn record_topics(control: &TaskControl, assignment: &std::collections::HashSet<TopicPartition>) {
+    let mut topics = match control.topics.lock() {
+        Ok(t) => t,
+        Err(p) => p.into_inner(),
+    };
+    for tp in assignment {
+        if !topics.contains(&*tp.topic) {
+            topics.insert(tp.topic.to_string());
+        }
+    }
+}
+
 /// Takes the task loop's news; the failure stays set.
 fn take_status(status: &SharedStatus) -> TaskStatus {
     let mut s = match status.lock() {
@@ -262,8 +460,10 @@ fn run_consumer(
     task_id: usize,
     settings: Arc<SinkSettings>,
     runtime: tokio::runtime::Handle,
-    stop: Arc<AtomicBool>,
+    control: TaskControl,
 ) -> Result<()> {
+    let stop = control.stop.clone();
+    let metrics = TaskMetrics::new(&config.name, task_id);
     let (events, receiver) = mpsc::channel(CHANNEL_BATCHES);
     let status: SharedStatus = Arc::new(Mutex::new(TaskStatus::default()));
     let shutdown_ms = settings.shutdown_timeout_ms;
@@ -281,7 +481,23 @@ fn run_consumer(
     // The assignment last reported as caught up: reported again when it changes.
     let mut caught_up_on: Option<Vec<TopicPartition>> = None;
     let mut lag_checked = Instant::now();
+    // Whether the partitions are held paused for `PUT /connectors/{name}/pause`.
+    let mut held = false;
     while !stop.load(Ordering::SeqCst) {
+        let assignment = source.assignment();
+        if control.paused.load(Ordering::SeqCst) {
+            // Every look, so that partitions assigned while paused are paused too.
+            for tp in &assignment {
+                let _ = source.pause(tp);
+            }
+            held = true;
+        } else if held {
+            for tp in assignment.iter().filter(|tp| !reopen.contains_key(*tp)) {
+                let _ = source.resume(tp);
+            }
+            held = false;
+        }
+        record_topics(&control, &assignment);
         let batches = match source.poll_batches(Duration::from_millis(200)) {
             Ok(b) => b,
             Err(e) => {
@@ -289,6 +505,7 @@ fn run_consumer(
                 break;
             }
         };
+        metrics.read(batches.iter().map(|(_, b)| b.len() as u64).sum());
         if !batches.is_empty() && events.blocking_send(TaskEvent::Records(batches)).is_err() {
             result = Err(anyhow!("the task loop stopped unexpectedly"));
             break;
@@ -298,9 +515,12 @@ fn run_consumer(
             // Operators (and the benchmarks) watch for this line: everything assigned has
             // been read. What is read is committed by the rotation rules, or by a graceful
             // stop within shutdown.timeout.ms.
-            let mut assignment: Vec<TopicPartition> = source.assignment().into_iter().collect();
+            let mut assignment: Vec<TopicPartition> = assignment.into_iter().collect();
             assignment.sort();
-            if source.lag() == Some(0) && !assignment.is_empty() {
+            let lags = source.partition_lags();
+            metrics.lags(assignment.len(), lags.as_deref());
+            let lag: Option<i64> = lags.map(|l| l.iter().map(|(_, n)| n).sum());
+            if lag == Some(0) && !assignment.is_empty() {
                 if caught_up_on.as_ref() != Some(&assignment) {
                     tracing::info!(
                         partitions = assignment.len(),
@@ -313,6 +533,7 @@ fn run_consumer(
             }
         }
         let news = take_status(&status);
+        metrics.committed(&news.committed);
         source.commit_offsets(&news.committed);
         if let Some(f) = news.failure {
             result = Err(anyhow!(f));
@@ -358,7 +579,9 @@ fn run_consumer(
                         reopen.insert(tp.clone(), Instant::now() + Duration::from_secs(1));
                         continue;
                     }
-                    let _ = source.resume(&tp);
+                    if !control.paused.load(Ordering::SeqCst) {
+                        let _ = source.resume(&tp);
+                    }
                 }
                 Ok(Err(e)) => {
                     result = Err(anyhow!(e));

@@ -1,0 +1,804 @@
+//! The herder: the connectors of this worker, their target states and the life of their
+//! tasks, as Kafka Connect's standalone herder keeps them.
+//!
+//! Every request takes the state lock only to read or flip a few fields; starting a
+//! connector (which may wait on Kafka or storage) and stopping tasks (which commit their open
+//! files) run on blocking threads, so one slow connector never holds up a request about
+//! another. A supervisor notices tasks that ended, marks them `FAILED` with their error and
+//! restarts them by the connector's restart policy.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lakesink_config::{ConfigErrors, RawConfig, RestartPolicy};
+
+/// What the herder needs from the data path: checking a config and starting a connector.
+/// The binary implements it; the herder knows nothing of Kafka or storage.
+pub trait Runtime: Send + Sync + 'static {
+    /// Checks a connector config against the worker's, as `lakesink validate` does.
+    fn validate(&self, config: &RawConfig) -> Result<Checked, ConfigErrors>;
+    /// Opens what a connector's tasks share (storage, the dead-letter producer). May block.
+    fn start_connector(
+        &self,
+        name: &str,
+        config: &RawConfig,
+    ) -> Result<Arc<dyn ConnectorInstance>, String>;
+}
+
+/// The facts the herder uses from a valid config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    pub tasks_max: usize,
+    pub restart: RestartPolicy,
+    /// Problems worth a warning: keys without effect.
+    pub warnings: Vec<String>,
+}
+
+/// A started connector: what its tasks share in this worker.
+pub trait ConnectorInstance: Send + Sync {
+    /// Starts task `task` on its own thread; the thread returns when `control.stop` is set
+    /// (`Ok`) or when the task fails (`Err` with the error, naming the record).
+    fn start_task(
+        &self,
+        task: usize,
+        control: TaskControl,
+    ) -> Result<JoinHandle<Result<(), String>>, String>;
+}
+
+/// The herder's handles on one running task.
+#[derive(Clone, Default)]
+pub struct TaskControl {
+    /// Set to stop the task: it commits what it can within its shutdown timeout and returns.
+    pub stop: Arc<AtomicBool>,
+    /// While set, the task keeps its partitions but reads nothing (`PUT .../pause`).
+    pub paused: Arc<AtomicBool>,
+    /// The topics the task has been assigned partitions of (`GET .../topics`).
+    pub topics: Arc<Mutex<BTreeSet<String>>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetState {
+    Started,
+    Paused,
+    Stopped,
+}
+
+impl TargetState {
+    pub fn parse(s: &str) -> Option<TargetState> {
+        match s.to_ascii_uppercase().as_str() {
+            "RUNNING" | "STARTED" => Some(TargetState::Started),
+            "PAUSED" => Some(TargetState::Paused),
+            "STOPPED" => Some(TargetState::Stopped),
+            _ => None,
+        }
+    }
+}
+
+/// A connector's or task's state as the REST API shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Unassigned,
+    Running,
+    Paused,
+    Failed,
+    Restarting,
+    Stopped,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Unassigned => "UNASSIGNED",
+            State::Running => "RUNNING",
+            State::Paused => "PAUSED",
+            State::Failed => "FAILED",
+            State::Restarting => "RESTARTING",
+            State::Stopped => "STOPPED",
+        }
+    }
+}
+
+/// One state with the worker it is on and, when failed, the error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateInfo {
+    pub state: State,
+    pub trace: Option<String>,
+}
+
+/// A snapshot of one connector for the REST API and the metrics.
+#[derive(Debug, Clone)]
+pub struct ConnectorView {
+    pub name: String,
+    pub config: RawConfig,
+    pub target: TargetState,
+    pub connector: StateInfo,
+    /// Task ids with their states; empty when stopped.
+    pub tasks: Vec<(usize, StateInfo)>,
+    pub topics: BTreeSet<String>,
+    /// Automatic restarts of this connector's tasks so far.
+    pub task_restarts: u64,
+}
+
+/// Why a request was refused; the REST layer maps each to Connect's status and message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HerderError {
+    #[error("Connector {0} not found")]
+    NotFound(String),
+    #[error("Connector {0} already exists")]
+    AlreadyExists(String),
+    #[error("Unknown task {0}")]
+    UnknownTask(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("Connector configuration is invalid and contains the following {} error(s):\n{}\nYou can also find the above list of errors at the endpoint `/connector-plugins/{{connectorType}}/config/validate`", .0.0.len(), .0.0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Invalid(ConfigErrors),
+    #[error("the worker is shutting down")]
+    ShuttingDown,
+}
+
+struct Task {
+    state: State,
+    trace: Option<String>,
+    control: TaskControl,
+    thread: Option<JoinHandle<Result<(), String>>>,
+    /// Automatic restarts in a row.
+    attempts: u32,
+    started: Instant,
+    restart_at: Option<Instant>,
+}
+
+impl Task {
+    fn unassigned() -> Task {
+        Task {
+            state: State::Unassigned,
+            trace: None,
+            control: TaskControl::default(),
+            thread: None,
+            attempts: 0,
+            started: Instant::now(),
+            restart_at: None,
+        }
+    }
+}
+
+struct Connector {
+    config: RawConfig,
+    checked: Checked,
+    target: TargetState,
+    state: State,
+    trace: Option<String>,
+    instance: Option<Arc<dyn ConnectorInstance>>,
+    tasks: Vec<Task>,
+    /// Bumped on every (re)start, so a start that finishes late for an older one is dropped.
+    generation: u64,
+    /// Tasks being stopped; a new start waits for them (two tasks of one connector never
+    /// run at once in this worker).
+    draining: Vec<Drain>,
+    task_restarts: u64,
+}
+
+type Drain = Arc<tokio::sync::Notify>;
+
+/// Counters of the worker (`connect-worker-metrics`).
+#[derive(Default)]
+pub struct WorkerCounters {
+    pub connector_startup_attempts: AtomicU64,
+    pub connector_startup_success: AtomicU64,
+    pub connector_startup_failure: AtomicU64,
+    pub task_startup_attempts: AtomicU64,
+    pub task_startup_success: AtomicU64,
+    pub task_startup_failure: AtomicU64,
+}
+
+struct Inner {
+    connectors: BTreeMap<String, Connector>,
+    shutting_down: bool,
+}
+
+/// The connectors of this worker. Cheap to clone; every clone is the same herder.
+#[derive(Clone)]
+pub struct Herder {
+    inner: Arc<Mutex<Inner>>,
+    runtime: Arc<dyn Runtime>,
+    tokio: tokio::runtime::Handle,
+    pub counters: Arc<WorkerCounters>,
+    /// `host:port` as statuses name this worker.
+    worker_id: Arc<str>,
+    started_ms: u64,
+}
+
+/// How often the supervisor looks at the tasks.
+const SUPERVISE_EVERY: Duration = Duration::from_millis(250);
+
+impl Herder {
+    /// A herder with no connectors; call from within the tokio runtime it is to use.
+    pub fn new(runtime: Arc<dyn Runtime>, worker_id: String) -> Herder {
+        let herder = Herder {
+            inner: Arc::new(Mutex::new(Inner {
+                connectors: BTreeMap::new(),
+                shutting_down: false,
+            })),
+            runtime,
+            tokio: tokio::runtime::Handle::current(),
+            counters: Arc::new(WorkerCounters::default()),
+            worker_id: worker_id.into(),
+            started_ms: now_ms(),
+        };
+        let supervisor = herder.clone();
+        herder.tokio.spawn(async move {
+            let mut tick = tokio::time::interval(SUPERVISE_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if !supervisor.supervise() {
+                    break;
+                }
+            }
+        });
+        herder
+    }
+
+    pub fn worker_id(&self) -> &str {
+        &self.worker_id
+    }
+
+    pub fn started_ms(&self) -> u64 {
+        self.started_ms
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves plain data behind; keep serving it.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn validate(&self, config: &RawConfig) -> Result<Checked, ConfigErrors> {
+        self.runtime.validate(config)
+    }
+
+    /// The names of the connectors, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.lock().connectors.keys().cloned().collect()
+    }
+
+    pub fn view(&self, name: &str) -> Result<ConnectorView, HerderError> {
+        let inner = self.lock();
+        let c = inner
+            .connectors
+            .get(name)
+            .ok_or_else(|| HerderError::NotFound(name.to_string()))?;
+        Ok(view_of(name, c))
+    }
+
+    pub fn views(&self) -> Vec<ConnectorView> {
+        let inner = self.lock();
+        inner
+            .connectors
+            .iter()
+            .map(|(name, c)| view_of(name, c))
+            .collect()
+    }
+
+    /// Creates a connector; `Ok(false)` if `replace` and it existed (its config is replaced).
+    pub fn put(
+        &self,
+        name: &str,
+        config: RawConfig,
+        initial: TargetState,
+        replace: bool,
+    ) -> Result<bool, HerderError> {
+        let checked = self
+            .runtime
+            .validate(&config)
+            .map_err(HerderError::Invalid)?;
+        for w in &checked.warnings {
+            tracing::warn!(connector = name, "{w}");
+        }
+        let mut inner = self.lock();
+        if inner.shutting_down {
+            return Err(HerderError::ShuttingDown);
+        }
+        let created = match inner.connectors.get_mut(name) {
+            Some(_) if !replace => return Err(HerderError::AlreadyExists(name.to_string())),
+            Some(c) => {
+                // A new config restarts the connector with it; the target state stays.
+                let drain = self.stop_tasks(name, c);
+                c.config = config;
+                c.checked = checked;
+                c.draining.extend(drain);
+                if c.target != TargetState::Stopped {
+                    self.begin_start(name, c);
+                }
+                false
+            }
+            None => {
+                let mut c = Connector {
+                    config,
+                    checked,
+                    target: initial,
+                    state: State::Unassigned,
+                    trace: None,
+                    instance: None,
+                    tasks: Vec::new(),
+                    generation: 0,
+                    draining: Vec::new(),
+                    task_restarts: 0,
+                };
+                if initial == TargetState::Stopped {
+                    c.state = State::Stopped;
+                } else {
+                    self.begin_start(name, &mut c);
+                }
+                inner.connectors.insert(name.to_string(), c);
+                true
+            }
+        };
+        tracing::info!(connector = name, created, "connector config stored");
+        Ok(created)
+    }
+
+    pub fn delete(&self, name: &str) -> Result<(), HerderError> {
+        let mut inner = self.lock();
+        let mut c = inner
+            .connectors
+            .remove(name)
+            .ok_or_else(|| HerderError::NotFound(name.to_string()))?;
+        c.generation += 1;
+        self.stop_tasks(name, &mut c);
+        tracing::info!(connector = name, "connector deleted");
+        Ok(())
+    }
+
+    pub fn set_target(&self, name: &str, target: TargetState) -> Result<(), HerderError> {
+        let mut inner = self.lock();
+        let c = inner
+            .connectors
+            .get_mut(name)
+            .ok_or_else(|| HerderError::NotFound(name.to_string()))?;
+        let before = c.target;
+        c.target = target;
+        match (before, target) {
+            (a, b) if a == b => {}
+            (_, TargetState::Stopped) => {
+                let drain = self.stop_tasks(name, c);
+                c.draining.extend(drain);
+                c.state = State::Stopped;
+                c.trace = None;
+            }
+            (TargetState::Stopped, _) => self.begin_start(name, c),
+            (_, TargetState::Paused) => {
+                for t in &mut c.tasks {
+                    t.control.paused.store(true, Ordering::SeqCst);
+                    if t.state == State::Running {
+                        t.state = State::Paused;
+                    }
+                }
+                if c.state == State::Running {
+                    c.state = State::Paused;
+                }
+            }
+            (_, TargetState::Started) => {
+                for t in &mut c.tasks {
+                    t.control.paused.store(false, Ordering::SeqCst);
+                    if t.state == State::Paused {
+                        t.state = State::Running;
+                    }
+                }
+                if c.state == State::Paused {
+                    c.state = State::Running;
+                }
+            }
+        }
+        tracing::info!(connector = name, target = ?target, "target state set");
+        Ok(())
+    }
+
+    /// `POST /connectors/{name}/restart`: the connector (a failed one is started again) and,
+    /// with `include_tasks`, its tasks (with `only_failed`, the failed ones). Returns whether
+    /// anything was restarted.
+    pub fn restart(
+        &self,
+        name: &str,
+        include_tasks: bool,
+        only_failed: bool,
+    ) -> Result<ConnectorView, HerderError> {
+        let mut inner = self.lock();
+        let c = inner
+            .connectors
+            .get_mut(name)
+            .ok_or_else(|| HerderError::NotFound(name.to_string()))?;
+        let connector_restarts = !only_failed || c.state == State::Failed;
+        if c.target != TargetState::Stopped && connector_restarts && c.instance.is_none() {
+            // Nothing runs (failed to start, or still starting): start it again.
+            self.begin_start(name, c);
+            c.state = State::Restarting;
+        } else if include_tasks {
+            let ids: Vec<usize> = (0..c.tasks.len())
+                .filter(|&i| !only_failed || c.tasks[i].state == State::Failed)
+                .collect();
+            for id in ids {
+                c.tasks[id].attempts = 0;
+                self.restart_task_locked(name, c, id);
+                c.tasks[id].state = State::Restarting;
+            }
+        }
+        let view = view_of(name, c);
+        Ok(view)
+    }
+
+    /// `POST /connectors/{name}/tasks/{id}/restart`.
+    pub fn restart_task(&self, name: &str, id: usize) -> Result<(), HerderError> {
+        let mut inner = self.lock();
+        let c = inner
+            .connectors
+            .get_mut(name)
+            .ok_or_else(|| HerderError::NotFound(name.to_string()))?;
+        if id >= c.tasks.len() {
+            return Err(HerderError::UnknownTask(format!("{name}-{id}")));
+        }
+        c.tasks[id].attempts = 0;
+        self.restart_task_locked(name, c, id);
+        Ok(())
+    }
+
+    /// `PUT /connectors/{name}/topics/reset`.
+    pub fn reset_topics(&self, name: &str) -> Result<(), HerderError> {
+        let inner = self.lock();
+        let c = inner
+            .connectors
+            .get(name)
+            .ok_or_else(|| HerderError::NotFound(name.to_string()))?;
+        for t in &c.tasks {
+            lock(&t.control.topics).clear();
+        }
+        Ok(())
+    }
+
+    /// Whether a connector has tasks running (alive threads) or stopping in this worker.
+    pub fn has_live_tasks(&self, name: &str) -> bool {
+        let inner = self.lock();
+        inner
+            .connectors
+            .get(name)
+            .is_some_and(|c| !c.tasks.is_empty() || !c.draining.is_empty())
+    }
+
+    /// Stops every connector and waits (at most `timeout`) until their tasks have committed
+    /// and ended.
+    pub async fn shutdown(&self, timeout: Duration) {
+        let drains: Vec<Drain> = {
+            let mut inner = self.lock();
+            inner.shutting_down = true;
+            let names: Vec<String> = inner.connectors.keys().cloned().collect();
+            let mut all = Vec::new();
+            for name in names {
+                if let Some(c) = inner.connectors.get_mut(&name) {
+                    c.generation += 1;
+                    all.extend(self.stop_tasks(&name, c));
+                    all.append(&mut c.draining);
+                }
+            }
+            all
+        };
+        let wait = async {
+            for d in drains {
+                d.notified().await;
+            }
+        };
+        if tokio::time::timeout(timeout, wait).await.is_err() {
+            tracing::warn!("tasks still stopping after {} ms", timeout.as_millis());
+        }
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    /// Starts the connector's shared parts on a blocking thread, then its tasks.
+    fn begin_start(&self, name: &str, c: &mut Connector) {
+        c.generation += 1;
+        c.state = State::Unassigned;
+        c.trace = None;
+        // The tasks are listed (UNASSIGNED) from the start, as Connect lists a new
+        // connector's tasks before they run.
+        c.tasks = (0..c.checked.tasks_max)
+            .map(|_| Task::unassigned())
+            .collect();
+        let generation = c.generation;
+        let draining = std::mem::take(&mut c.draining);
+        let (herder, name, config) = (self.clone(), name.to_string(), c.config.clone());
+        self.tokio.spawn(async move {
+            for d in draining {
+                d.notified().await;
+            }
+            herder
+                .counters
+                .connector_startup_attempts
+                .fetch_add(1, Ordering::Relaxed);
+            let runtime = herder.runtime.clone();
+            let start_name = name.clone();
+            let started =
+                tokio::task::spawn_blocking(move || runtime.start_connector(&start_name, &config))
+                    .await
+                    .unwrap_or_else(|e| Err(format!("starting the connector panicked: {e}")));
+            herder.finish_start(&name, generation, started);
+        });
+    }
+
+    fn finish_start(
+        &self,
+        name: &str,
+        generation: u64,
+        started: Result<Arc<dyn ConnectorInstance>, String>,
+    ) {
+        let mut inner = self.lock();
+        let shutting_down = inner.shutting_down;
+        let Some(c) = inner.connectors.get_mut(name) else {
+            return;
+        };
+        if c.generation != generation || c.target == TargetState::Stopped || shutting_down {
+            return; // superseded; the instance is dropped here
+        }
+        match started {
+            Err(e) => {
+                self.counters
+                    .connector_startup_failure
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::error!(connector = name, "connector failed to start: {e}");
+                c.state = State::Failed;
+                c.trace = Some(e);
+                c.tasks.clear();
+            }
+            Ok(instance) => {
+                self.counters
+                    .connector_startup_success
+                    .fetch_add(1, Ordering::Relaxed);
+                c.instance = Some(instance);
+                c.state = if c.target == TargetState::Paused {
+                    State::Paused
+                } else {
+                    State::Running
+                };
+                c.tasks = (0..c.checked.tasks_max)
+                    .map(|_| Task::unassigned())
+                    .collect();
+                for id in 0..c.tasks.len() {
+                    self.launch_task(name, c, id);
+                }
+            }
+        }
+    }
+
+    /// Starts task `id` of a started connector (its slot must hold no live thread).
+    fn launch_task(&self, name: &str, c: &mut Connector, id: usize) {
+        let Some(instance) = c.instance.clone() else {
+            return;
+        };
+        let control = TaskControl {
+            stop: Arc::new(AtomicBool::new(false)),
+            paused: Arc::new(AtomicBool::new(c.target == TargetState::Paused)),
+            topics: Arc::new(Mutex::new(BTreeSet::new())),
+        };
+        self.counters
+            .task_startup_attempts
+            .fetch_add(1, Ordering::Relaxed);
+        let task = &mut c.tasks[id];
+        task.control = control.clone();
+        task.started = Instant::now();
+        task.restart_at = None;
+        match instance.start_task(id, control) {
+            Ok(thread) => {
+                self.counters
+                    .task_startup_success
+                    .fetch_add(1, Ordering::Relaxed);
+                task.thread = Some(thread);
+                task.trace = None;
+                task.state = if c.target == TargetState::Paused {
+                    State::Paused
+                } else {
+                    State::Running
+                };
+            }
+            Err(e) => {
+                self.counters
+                    .task_startup_failure
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::error!(connector = name, task = id, "task failed to start: {e}");
+                self.task_failed(name, c, id, e);
+            }
+        }
+    }
+
+    /// Marks a task failed and schedules its restart by the connector's policy.
+    fn task_failed(&self, name: &str, c: &mut Connector, id: usize, error: String) {
+        let policy = c.checked.restart;
+        let task = &mut c.tasks[id];
+        task.state = State::Failed;
+        task.trace = Some(error);
+        task.thread = None;
+        match policy.delay(task.attempts) {
+            Some(delay) => {
+                tracing::warn!(
+                    connector = name,
+                    task = id,
+                    attempt = task.attempts + 1,
+                    delay_ms = delay.as_millis() as u64,
+                    "task failed; restarting it by the restart policy"
+                );
+                task.restart_at = Some(Instant::now() + delay);
+            }
+            None => {
+                tracing::error!(
+                    connector = name,
+                    task = id,
+                    "task failed; it stays FAILED (restart it with POST /connectors/{name}/tasks/{id}/restart)"
+                );
+                task.restart_at = None;
+            }
+        }
+    }
+
+    /// Stops task `id` (its thread joins on a blocking thread), then starts it again.
+    fn restart_task_locked(&self, name: &str, c: &mut Connector, id: usize) {
+        let task = &mut c.tasks[id];
+        task.restart_at = None;
+        let drain = match task.thread.take() {
+            Some(thread) => {
+                task.control.stop.store(true, Ordering::SeqCst);
+                Some(self.join_in_background(name, vec![thread], None))
+            }
+            None => None,
+        };
+        let generation = c.generation;
+        let (herder, name) = (self.clone(), name.to_string());
+        self.tokio.spawn(async move {
+            if let Some(d) = drain {
+                d.notified().await;
+            }
+            let mut inner = herder.lock();
+            let Some(c) = inner.connectors.get_mut(&name) else {
+                return;
+            };
+            if c.generation == generation && id < c.tasks.len() && c.tasks[id].thread.is_none() {
+                herder.launch_task(&name, c, id);
+            }
+        });
+    }
+
+    /// Takes the connector's tasks and instance; they stop and are released on a blocking
+    /// thread. Returns what signals the end.
+    fn stop_tasks(&self, name: &str, c: &mut Connector) -> Option<Drain> {
+        c.generation += 1;
+        let instance = c.instance.take();
+        let mut threads = Vec::new();
+        for t in c.tasks.drain(..) {
+            t.control.stop.store(true, Ordering::SeqCst);
+            if let Some(thread) = t.thread {
+                threads.push(thread);
+            }
+        }
+        if threads.is_empty() && instance.is_none() {
+            return None;
+        }
+        Some(self.join_in_background(name, threads, instance))
+    }
+
+    fn join_in_background(
+        &self,
+        name: &str,
+        threads: Vec<JoinHandle<Result<(), String>>>,
+        instance: Option<Arc<dyn ConnectorInstance>>,
+    ) -> Drain {
+        let done = Arc::new(tokio::sync::Notify::new());
+        let signal = done.clone();
+        let name = name.to_string();
+        self.tokio.spawn(async move {
+            let joined = tokio::task::spawn_blocking(move || {
+                for t in threads {
+                    match t.join() {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => {
+                            tracing::warn!(connector = %name, "task ended while stopping: {e}")
+                        }
+                        Err(_) => {
+                            tracing::error!(connector = %name, "task panicked while stopping")
+                        }
+                    }
+                }
+                drop(instance);
+            })
+            .await;
+            if joined.is_err() {
+                tracing::error!("stopping tasks panicked");
+            }
+            // notify_one stores a permit, so a waiter that comes later still wakes.
+            signal.notify_one();
+        });
+        done
+    }
+
+    /// One look at every task; false once the herder has shut down.
+    fn supervise(&self) -> bool {
+        let mut inner = self.lock();
+        if inner.shutting_down {
+            return false;
+        }
+        let now = Instant::now();
+        let names: Vec<String> = inner.connectors.keys().cloned().collect();
+        for name in names {
+            let Some(c) = inner.connectors.get_mut(&name) else {
+                continue;
+            };
+            let backoff_max = Duration::from_millis(c.checked.restart.backoff_max_ms);
+            for id in 0..c.tasks.len() {
+                let task = &mut c.tasks[id];
+                if task.thread.as_ref().is_some_and(|t| t.is_finished()) {
+                    let ended = task.thread.take().map(|t| t.join());
+                    let error = match ended {
+                        Some(Ok(Err(e))) => e,
+                        Some(Ok(Ok(()))) => "the task stopped by itself".to_string(),
+                        Some(Err(_)) | None => "the task panicked".to_string(),
+                    };
+                    self.task_failed(&name, c, id, error);
+                    continue;
+                }
+                if task.thread.is_some()
+                    && task.attempts > 0
+                    && task.started.elapsed() >= backoff_max
+                {
+                    task.attempts = 0; // healthy for a whole backoff period
+                }
+                if task.restart_at.is_some_and(|at| now >= at) {
+                    task.attempts += 1;
+                    c.task_restarts += 1;
+                    tracing::info!(connector = %name, task = id, attempt = task.attempts, "restarting the failed task");
+                    self.launch_task(&name, c, id);
+                }
+            }
+        }
+        true
+    }
+}
+
+fn view_of(name: &str, c: &Connector) -> ConnectorView {
+    let mut topics = BTreeSet::new();
+    for t in &c.tasks {
+        topics.extend(lock(&t.control.topics).iter().cloned());
+    }
+    ConnectorView {
+        name: name.to_string(),
+        config: c.config.clone(),
+        target: c.target,
+        connector: StateInfo {
+            state: c.state,
+            trace: c.trace.clone(),
+        },
+        tasks: c
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                (
+                    i,
+                    StateInfo {
+                        state: t.state,
+                        trace: t.trace.clone(),
+                    },
+                )
+            })
+            .collect(),
+        topics,
+        task_restarts: c.task_restarts,
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
