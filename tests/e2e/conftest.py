@@ -117,6 +117,8 @@ class Lakesink:
         self.connector_path = os.path.join(workdir, "connector.properties")
         # A dict is written as key=value lines, a string as the file's text.
         for path, config in ((self.worker_path, worker), (self.connector_path, connector)):
+            if config is None:
+                continue
             if isinstance(config, str):
                 with open(path, "w") as f:
                     f.write(config)

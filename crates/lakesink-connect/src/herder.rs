@@ -55,7 +55,8 @@ pub struct TaskControl {
     pub stop: Arc<AtomicBool>,
     /// While set, the task keeps its partitions but reads nothing (`PUT .../pause`).
     pub paused: Arc<AtomicBool>,
-    /// The topics the task has been assigned partitions of (`GET .../topics`).
+    /// The topics the connector's tasks have been assigned partitions of, shared by them
+    /// (`GET .../topics`).
     pub topics: Arc<Mutex<BTreeSet<String>>>,
 }
 
@@ -129,7 +130,7 @@ pub enum HerderError {
     NotFound(String),
     #[error("Connector {0} already exists")]
     AlreadyExists(String),
-    #[error("Unknown task {0}")]
+    #[error("Task {0} not found")]
     UnknownTask(String),
     #[error("{0}")]
     BadRequest(String),
@@ -178,9 +179,39 @@ struct Connector {
     /// run at once in this worker).
     draining: Vec<Drain>,
     task_restarts: u64,
+    /// Topics its tasks have read, kept across restarts until reset (Connect's KIP-558).
+    topics: Arc<Mutex<BTreeSet<String>>>,
 }
 
-type Drain = Arc<tokio::sync::Notify>;
+/// The end of stopping some tasks; any number may wait for it, before or after it ends.
+#[derive(Default)]
+struct DrainSignal {
+    done: AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl DrainSignal {
+    fn finish(&self) {
+        self.done.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    fn is_done(&self) -> bool {
+        self.done.load(Ordering::SeqCst)
+    }
+
+    async fn wait(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.is_done() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+type Drain = Arc<DrainSignal>;
 
 /// Counters of the worker (`connect-worker-metrics`).
 #[derive(Default)]
@@ -325,6 +356,7 @@ impl Herder {
                     generation: 0,
                     draining: Vec::new(),
                     task_restarts: 0,
+                    topics: Arc::default(),
                 };
                 if initial == TargetState::Stopped {
                     c.state = State::Stopped;
@@ -424,7 +456,11 @@ impl Herder {
                 c.tasks[id].state = State::Restarting;
             }
         }
-        let view = view_of(name, c);
+        let mut view = view_of(name, c);
+        if include_tasks && !only_failed && view.connector.state != State::Failed {
+            // As Connect's snapshot: the connector is restarted with its tasks.
+            view.connector.state = State::Restarting;
+        }
         Ok(view)
     }
 
@@ -450,19 +486,16 @@ impl Herder {
             .connectors
             .get(name)
             .ok_or_else(|| HerderError::NotFound(name.to_string()))?;
-        for t in &c.tasks {
-            lock(&t.control.topics).clear();
-        }
+        lock(&c.topics).clear();
         Ok(())
     }
 
-    /// Whether a connector has tasks running (alive threads) or stopping in this worker.
+    /// Whether a connector has tasks running or still stopping in this worker.
     pub fn has_live_tasks(&self, name: &str) -> bool {
         let inner = self.lock();
-        inner
-            .connectors
-            .get(name)
-            .is_some_and(|c| !c.tasks.is_empty() || !c.draining.is_empty())
+        inner.connectors.get(name).is_some_and(|c| {
+            !c.tasks.is_empty() || c.draining.iter().any(|d| !d.is_done())
+        })
     }
 
     /// Stops every connector and waits (at most `timeout`) until their tasks have committed
@@ -484,7 +517,7 @@ impl Herder {
         };
         let wait = async {
             for d in drains {
-                d.notified().await;
+                d.wait().await;
             }
         };
         if tokio::time::timeout(timeout, wait).await.is_err() {
@@ -509,7 +542,7 @@ impl Herder {
         let (herder, name, config) = (self.clone(), name.to_string(), c.config.clone());
         self.tokio.spawn(async move {
             for d in draining {
-                d.notified().await;
+                d.wait().await;
             }
             herder
                 .counters
@@ -533,12 +566,18 @@ impl Herder {
     ) {
         let mut inner = self.lock();
         let shutting_down = inner.shutting_down;
-        let Some(c) = inner.connectors.get_mut(name) else {
+        let current = inner.connectors.get_mut(name).filter(|c| {
+            c.generation == generation && c.target != TargetState::Stopped && !shutting_down
+        });
+        let Some(c) = current else {
+            // Superseded (deleted, stopped or restarted meanwhile): release what it opened
+            // outside the lock, since that may wait on Kafka.
+            drop(inner);
+            if let Ok(instance) = started {
+                tokio::task::spawn_blocking(move || drop(instance));
+            }
             return;
         };
-        if c.generation != generation || c.target == TargetState::Stopped || shutting_down {
-            return; // superseded; the instance is dropped here
-        }
         match started {
             Err(e) => {
                 self.counters
@@ -577,7 +616,7 @@ impl Herder {
         let control = TaskControl {
             stop: Arc::new(AtomicBool::new(false)),
             paused: Arc::new(AtomicBool::new(c.target == TargetState::Paused)),
-            topics: Arc::new(Mutex::new(BTreeSet::new())),
+            topics: c.topics.clone(),
         };
         self.counters
             .task_startup_attempts
@@ -653,7 +692,7 @@ impl Herder {
         let (herder, name) = (self.clone(), name.to_string());
         self.tokio.spawn(async move {
             if let Some(d) = drain {
-                d.notified().await;
+                d.wait().await;
             }
             let mut inner = herder.lock();
             let Some(c) = inner.connectors.get_mut(&name) else {
@@ -689,7 +728,7 @@ impl Herder {
         threads: Vec<JoinHandle<Result<(), String>>>,
         instance: Option<Arc<dyn ConnectorInstance>>,
     ) -> Drain {
-        let done = Arc::new(tokio::sync::Notify::new());
+        let done: Drain = Arc::new(DrainSignal::default());
         let signal = done.clone();
         let name = name.to_string();
         self.tokio.spawn(async move {
@@ -711,8 +750,7 @@ impl Herder {
             if joined.is_err() {
                 tracing::error!("stopping tasks panicked");
             }
-            // notify_one stores a permit, so a waiter that comes later still wakes.
-            signal.notify_one();
+            signal.finish();
         });
         done
     }
@@ -761,10 +799,7 @@ impl Herder {
 }
 
 fn view_of(name: &str, c: &Connector) -> ConnectorView {
-    let mut topics = BTreeSet::new();
-    for t in &c.tasks {
-        topics.extend(lock(&t.control.topics).iter().cloned());
-    }
+    let topics = lock(&c.topics).clone();
     ConnectorView {
         name: name.to_string(),
         config: c.config.clone(),

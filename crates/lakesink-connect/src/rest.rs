@@ -42,6 +42,25 @@ pub trait Offsets: Send + Sync {
         name: &str,
         config: &RawConfig,
     ) -> futures::future::BoxFuture<'static, Result<Vec<(String, i32, i64)>, String>>;
+    /// Sets where the next recovery of each listed partition starts (`None`: forget the
+    /// partition's position). All changes are checked before any is made.
+    fn alter(
+        &self,
+        name: &str,
+        config: &RawConfig,
+        changes: Vec<(String, i32, Option<i64>)>,
+    ) -> futures::future::BoxFuture<'static, Result<(), OffsetsError>>;
+}
+
+/// Why offsets could not be changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OffsetsError {
+    /// The request cannot be carried out as asked (400).
+    #[error("{0}")]
+    Refused(String),
+    /// Storage failed (500).
+    #[error("{0}")]
+    Failed(String),
 }
 
 /// Everything the API serves from.
@@ -127,6 +146,7 @@ pub fn router(api: Api) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/connectors", get(list).post(create))
+        .route("/connectors/", get(list).post(create))
         .route("/connectors/{name}", get(info).delete(delete))
         .route(
             "/connectors/{name}/config",
@@ -134,7 +154,6 @@ pub fn router(api: Api) -> Router {
         )
         .route("/connectors/{name}/status", get(status))
         .route("/connectors/{name}/tasks", get(tasks))
-        .route("/connectors/{name}/tasks-config", get(tasks_config))
         .route("/connectors/{name}/tasks/{task}/status", get(task_status))
         .route(
             "/connectors/{name}/tasks/{task}/restart",
@@ -199,8 +218,20 @@ async fn metrics(State(api): State<Api>) -> Response {
 
 // ----------------------------------------------------------------------- bodies
 
-/// A JSON body, or Connect's 400/500 for one that is not JSON.
-fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
+/// A JSON body: 415 unless sent as `application/json` (as Connect's), 400 for one that is
+/// not JSON (Connect answers 500 for that client mistake).
+fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
+    let json_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json_type {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "HTTP 415 Unsupported Media Type",
+        ));
+    }
     if body.is_empty() {
         return Err(ApiError::bad_request("Request body is empty"));
     }
@@ -238,7 +269,8 @@ fn defined(map: BTreeMap<String, Option<String>>) -> RawConfig {
 // ----------------------------------------------------------------------- views
 
 fn state_json(s: &StateInfo, worker: &str) -> Value {
-    let mut o = json!({"state": s.state.as_str(), "worker_id": worker});
+    // `version` is the plugin's (KIP-891, Kafka 4.1).
+    let mut o = json!({"state": s.state.as_str(), "worker_id": worker, "version": plugins::VERSION});
     if let Some(trace) = &s.trace {
         o["trace"] = Value::String(trace.clone());
     }
@@ -319,7 +351,7 @@ async fn list(State(api): State<Api>, RawQuery(query): RawQuery) -> Reply {
 }
 
 async fn create(State(api): State<Api>, headers: HeaderMap, body: Bytes) -> Reply {
-    let body = parse_body(&body)?;
+    let body = parse_body(&headers, &body)?;
     let name = match body.get("name") {
         Some(Value::String(n)) => n.trim().to_string(),
         _ => String::new(),
@@ -405,8 +437,13 @@ async fn config(State(api): State<Api>, Path(name): Path<String>) -> Reply {
     ok(json!(api.herder.view(&name)?.config))
 }
 
-async fn put_config(State(api): State<Api>, Path(name): Path<String>, body: Bytes) -> Reply {
-    let body = parse_body(&body)?;
+async fn put_config(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Reply {
+    let body = parse_body(&headers, &body)?;
     let mut config = defined(config_map(&body, "the connector config")?);
     match config.get("name") {
         Some(n) if n != &name => {
@@ -433,8 +470,13 @@ async fn put_config(State(api): State<Api>, Path(name): Path<String>, body: Byte
     Ok(json_response(status, &info_json(&view)))
 }
 
-async fn patch_config(State(api): State<Api>, Path(name): Path<String>, body: Bytes) -> Reply {
-    let body = parse_body(&body)?;
+async fn patch_config(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Reply {
+    let body = parse_body(&headers, &body)?;
     let patch = config_map(&body, "the config patch")?;
     let before = api.herder.view(&name)?;
     let mut config = before.config.clone();
@@ -478,17 +520,6 @@ async fn tasks(State(api): State<Api>, Path(name): Path<String>) -> Reply {
         .map(|(id, _)| json!({"id": {"connector": name, "task": id}, "config": config}))
         .collect();
     ok(json!(tasks))
-}
-
-async fn tasks_config(State(api): State<Api>, Path(name): Path<String>) -> Reply {
-    let view = api.herder.view(&name)?;
-    let config = task_config(&view);
-    let out: Map<String, Value> = view
-        .tasks
-        .iter()
-        .map(|(id, _)| (format!("{name}-{id}"), config.clone()))
-        .collect();
-    ok(Value::Object(out))
 }
 
 fn task_id(name: &str, task: &str) -> Result<usize, ApiError> {
@@ -618,33 +649,126 @@ async fn offsets(State(api): State<Api>, Path(name): Path<String>) -> Reply {
 
 fn require_stopped(api: &Api, name: &str) -> Result<(), ApiError> {
     let view = api.herder.view(name)?;
-    if view.target != TargetState::Stopped || api.herder.has_live_tasks(name) {
+    if view.target != TargetState::Stopped {
         return Err(ApiError::bad_request(format!(
             "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint"
         )));
     }
+    if api.herder.has_live_tasks(name) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("Connector {name} is STOPPED but its tasks are still committing their open files; try again in a few seconds"),
+        ));
+    }
     Ok(())
 }
 
-async fn alter_offsets(State(api): State<Api>, Path(name): Path<String>, body: Bytes) -> Reply {
+async fn alter_offsets(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Reply {
+    let view = api.herder.view(&name)?;
     require_stopped(&api, &name)?;
-    let _ = body;
-    Err(not_yet_offsets())
+    let body = parse_body(&headers, &body)?;
+    let changes = parse_offsets(&body)?;
+    apply_offsets(&api, &name, &view.config, changes, "altered").await
 }
 
 async fn reset_offsets(State(api): State<Api>, Path(name): Path<String>) -> Reply {
+    let view = api.herder.view(&name)?;
     require_stopped(&api, &name)?;
-    Err(not_yet_offsets())
+    let committed = api
+        .offsets
+        .committed(&name, &view.config)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    let changes = committed.into_iter().map(|(t, p, _)| (t, p, None)).collect();
+    apply_offsets(&api, &name, &view.config, changes, "reset").await
 }
 
-/// Altering a storage sink's offsets means rewriting what its recovery starts from; until
-/// that is built, refuse rather than report a change that would be ignored (as the
-/// Confluent sink's is while its files exist).
-fn not_yet_offsets() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "Lakesink keeps a sink's offsets in its commit log in storage; altering or resetting them through the REST API is not available yet, and changing the consumer group's offsets would be ignored by the next recovery",
-    )
+async fn apply_offsets(
+    api: &Api,
+    name: &str,
+    config: &RawConfig,
+    changes: Vec<(String, i32, Option<i64>)>,
+    done: &str,
+) -> Reply {
+    match api.offsets.alter(name, config, changes).await {
+        // The sink's own offsets changed: the next recovery starts there.
+        Ok(()) => ok(json!({
+            "message": format!("The offsets for this connector have been {done} successfully")
+        })),
+        Err(OffsetsError::Refused(m)) => Err(ApiError::bad_request(m)),
+        Err(OffsetsError::Failed(m)) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, m)),
+    }
+}
+
+/// Connect's body of `PATCH /offsets` (`SinkUtils.parseSinkConnectorOffsets`): numbers or
+/// numeric strings; `"offset": null` resets the partition.
+fn parse_offsets(body: &Value) -> Result<Vec<(String, i32, Option<i64>)>, ApiError> {
+    let list = match body.get("offsets") {
+        Some(Value::Array(list)) if !list.is_empty() => list,
+        Some(Value::Array(_)) | Some(Value::Null) | None => {
+            return Err(ApiError::bad_request(
+                "Partitions / offsets need to be provided for an alter offsets request",
+            ));
+        }
+        Some(_) => return Err(ApiError::bad_request("'offsets' must be a JSON array")),
+    };
+    fn number(v: &Value) -> Option<i64> {
+        match v {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+    fn text(v: &Value) -> String {
+        match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }
+    }
+    let mut out = Vec::new();
+    for entry in list {
+        let partition = entry.get("partition").unwrap_or(&Value::Null);
+        let (Some(topic), Some(p)) = (partition.get("kafka_topic"), partition.get("kafka_partition"))
+        else {
+            return Err(ApiError::bad_request(
+                "The partition for a sink connector offset must contain the keys 'kafka_topic' and 'kafka_partition'",
+            ));
+        };
+        let Value::String(topic) = topic else {
+            return Err(ApiError::bad_request(
+                "Kafka topic names must be valid strings",
+            ));
+        };
+        let p = number(p).and_then(|p| i32::try_from(p).ok()).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "Failed to parse the following Kafka partition value in the provided offsets: '{}'. Partition values for sink connectors need to be integers.",
+                text(p)
+            ))
+        })?;
+        let offset = match entry.get("offset") {
+            None | Some(Value::Null) => None,
+            Some(o) => {
+                let Some(v) = o.get("kafka_offset") else {
+                    return Err(ApiError::bad_request(
+                        "The offset for a sink connector should either be null or contain the key 'kafka_offset'",
+                    ));
+                };
+                Some(number(v).filter(|n| *n >= 0).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "Failed to parse the following Kafka offset value in the provided offsets: '{}'. Offset values for sink connectors need to be integers.",
+                        text(v)
+                    ))
+                })?)
+            }
+        };
+        out.push((topic.clone(), p, offset));
+    }
+    Ok(out)
 }
 
 // ----------------------------------------------------------------------- plugins
@@ -676,8 +800,13 @@ async fn plugin_config(Path(plugin): Path<String>) -> Reply {
     ok(json!(plugins::definitions()))
 }
 
-async fn validate(State(api): State<Api>, Path(plugin): Path<String>, body: Bytes) -> Reply {
-    let body = parse_body(&body)?;
+async fn validate(
+    State(api): State<Api>,
+    Path(plugin): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Reply {
+    let body = parse_body(&headers, &body)?;
     let config = defined(config_map(&body, "the connector config")?);
     let p = plugin_or_404(&plugin)?;
     if let Some(class) = config.get("connector.class") {
@@ -723,12 +852,13 @@ async fn set_logger(
     State(api): State<Api>,
     Path(logger): Path<String>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Reply {
-    let body = parse_body(&body)?;
+    let body = parse_body(&headers, &body)?;
     let Some(level) = body.get("level").and_then(Value::as_str) else {
         return Err(ApiError::bad_request(
-            "The request body must contain a 'level' field",
+            "Desired 'level' parameter was not specified in request.",
         ));
     };
     let cluster = query

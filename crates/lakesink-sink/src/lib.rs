@@ -12,6 +12,7 @@
 mod budget;
 mod commits;
 pub mod dead_letters;
+pub mod telemetry;
 mod schedule;
 pub mod task;
 mod writer;
@@ -72,6 +73,8 @@ pub struct SinkSettings {
     pub key_converter_class: &'static str,
     pub partitioner_class: &'static str,
     pub format_class: String,
+    /// Where the sink's counters go; the runtime labels them with the task.
+    pub metrics: telemetry::SinkMetrics,
 }
 
 impl SinkSettings {
@@ -132,6 +135,7 @@ impl SinkSettings {
                 .map_or("", |k| k.kind.java_class()),
             partitioner_class: config.partitioner.kind.java_class(),
             format_class: config.format_class.clone(),
+            metrics: telemetry::SinkMetrics::default(),
         })
     }
 

@@ -90,6 +90,7 @@ fn settings_with(
         key_converter_class: "",
         partitioner_class: "io.confluent.connect.storage.partitioner.DefaultPartitioner",
         format_class: "io.confluent.connect.hdfs3.json.JsonFormat".into(),
+        metrics: Default::default(),
     })
 }
 

@@ -456,6 +456,8 @@ async fn commit_files(
     } = link;
     let count = entries.len();
     let records: u64 = entries.iter().map(|e| e.records).sum();
+    let bytes: u64 = entries.iter().map(|e| e.bytes).sum();
+    let began = std::time::Instant::now();
     // Write and close the files while the commit record is written. The record is
     // published only once every file is durable. Files are written a bounded number at a
     // time per connector.
@@ -523,6 +525,9 @@ async fn commit_files(
     if let Err(e) = log.commit_staged(staged).await {
         return (Some(log), Err(e.into()));
     }
+    settings
+        .metrics
+        .committed(count, records, bytes, began.elapsed());
     tracing::debug!(tp = %log.tp(), files = count, records, next_offset = next, "committed");
     (Some(log), Ok(()))
 }
@@ -717,11 +722,17 @@ impl PartitionWriter {
         // Before anything after these records is committed (below, or by the timer later).
         if !letters.is_empty() {
             letters.sort_by_key(|l| l.offset);
-            self.settings
-                .errors
-                .report(&letters)
-                .await
-                .map_err(SinkError::DeadLetterQueue)?;
+            let reported = self.settings.errors.report(&letters).await;
+            let queued = self.settings.errors.queue.is_some();
+            match &reported {
+                Ok(()) => {
+                    for l in &letters {
+                        self.settings.metrics.dead_letters(l.stage, 1, queued);
+                    }
+                }
+                Err(_) => self.settings.metrics.dead_letter_failure(),
+            }
+            reported.map_err(SinkError::DeadLetterQueue)?;
         }
         self.consumed_next = Some(last + 1);
         self.account();

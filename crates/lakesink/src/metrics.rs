@@ -8,8 +8,13 @@ use anyhow::Result;
 use lakesink_connect::Herder;
 use lakesink_record::TopicPartition;
 use metrics::{Counter, Gauge};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use metrics_util::MetricKindMask;
+
+/// From a small file on a local disk to a slow HDFS close (the block report wait).
+const COMMIT_SECONDS_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
 
 /// Series of revoked partitions disappear after this long without an update.
 const IDLE_SERIES: Duration = Duration::from_secs(60);
@@ -22,6 +27,10 @@ pub struct Metrics {
 pub fn install() -> Result<Metrics> {
     let handle = PrometheusBuilder::new()
         .idle_timeout(MetricKindMask::GAUGE, Some(IDLE_SERIES))
+        .set_buckets_for_metric(
+            Matcher::Full("lakesink_commit_duration_seconds".into()),
+            COMMIT_SECONDS_BUCKETS,
+        )?
         .install_recorder()?;
     let upkeep = handle.clone();
     std::thread::Builder::new()
@@ -117,4 +126,32 @@ impl TaskMetrics {
             .set(*next as f64);
         }
     }
+}
+
+/// Reports a connector's open files and buffered bytes against their limits every second,
+/// until the returned guard is dropped.
+pub fn watch_budget(
+    connector: &str,
+    budget: std::sync::Arc<lakesink_sink::Budget>,
+    max_open_files: usize,
+    max_buffered_bytes: u64,
+    runtime: &tokio::runtime::Handle,
+) -> tokio::task::AbortHandle {
+    let labels = [("connector", connector.to_string())];
+    let open = metrics::gauge!("lakesink_open_files", &labels);
+    let open_max = metrics::gauge!("lakesink_open_files_limit", &labels);
+    let buffered = metrics::gauge!("lakesink_buffered_bytes", &labels);
+    let buffered_max = metrics::gauge!("lakesink_buffered_bytes_limit", &labels);
+    runtime
+        .spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                open.set(budget.open_files() as f64);
+                open_max.set(max_open_files as f64);
+                buffered.set(budget.buffered_bytes() as f64);
+                buffered_max.set(max_buffered_bytes as f64);
+            }
+        })
+        .abort_handle()
 }

@@ -66,3 +66,70 @@ pub async fn committed(config: &SinkConfig) -> Result<Vec<(String, i32, i64)>, S
     }
     Ok(out)
 }
+
+/// Why offsets cannot be changed as asked, or the storage failure that stopped it.
+pub enum AlterError {
+    Refused(String),
+    Failed(String),
+}
+
+/// Sets where the next recovery of each partition starts, by committing a record with no
+/// files to the partition's commit log (it fences any earlier owner, as a takeover does).
+///
+/// Only forward: moving a partition back, or forgetting it, would write the records that
+/// committed files already hold a second time, under the same file names. Those requests
+/// are refused with what to do instead; nothing is changed unless every change can be made.
+pub async fn alter(
+    config: &SinkConfig,
+    owner: String,
+    changes: Vec<(String, i32, Option<i64>)>,
+) -> Result<(), AlterError> {
+    let store = Store::open(&config.store_url, config.hadoop_conf_dir.as_deref())
+        .map_err(|e| AlterError::Failed(format!("opening {}: {e}", config.store_url)))?;
+    let layout = Layout::new(
+        &config.topics_dir,
+        &config.logs_dir,
+        config.zero_pad_width,
+        config.topic_capture_regex.as_deref(),
+    )
+    .map_err(AlterError::Failed)?;
+    let mut planned = Vec::new();
+    for (topic, partition, offset) in changes {
+        let topic_layout = layout.for_topic(&topic).map_err(AlterError::Refused)?;
+        let tp = TopicPartition::new(&topic, partition);
+        let committed = lakesink_commit::read_committed_offset(&store, &topic_layout, &tp)
+            .await
+            .map_err(|e| AlterError::Failed(e.to_string()))?;
+        match (offset, committed) {
+            (None, None) => {} // nothing committed: nothing to forget
+            (None, Some(c)) => {
+                return Err(AlterError::Refused(format!(
+                    "{tp}: the sink has committed the records before offset {c} to files in {}; resetting the partition would write them again. Set an offset of {c} or more, or delete the partition's files and its commit log ({}) first",
+                    topic_layout.topics_dir,
+                    topic_layout.log_dir(&tp)
+                )));
+            }
+            (Some(o), Some(c)) if o < c => {
+                return Err(AlterError::Refused(format!(
+                    "{tp}: kafka_offset {o} is before offset {c}, up to which the sink has committed records to files in {}; moving back would write records {o} to {} again. Set an offset of {c} or more, or delete the files holding them and the partition's commit log ({}) first",
+                    topic_layout.topics_dir,
+                    c - 1,
+                    topic_layout.log_dir(&tp)
+                )));
+            }
+            (Some(o), c) if Some(o) == c => {} // already there
+            (Some(o), _) => planned.push((topic_layout, tp, o)),
+        }
+    }
+    for (topic_layout, tp, offset) in planned {
+        let (mut log, _) =
+            lakesink_commit::PartitionLog::open(store.clone(), topic_layout, tp.clone(), owner.clone())
+                .await
+                .map_err(|e| AlterError::Failed(e.to_string()))?;
+        log.advance(offset)
+            .await
+            .map_err(|e| AlterError::Failed(e.to_string()))?;
+        tracing::info!(connector = %config.name, %tp, offset, "offset altered through the REST API");
+    }
+    Ok(())
+}

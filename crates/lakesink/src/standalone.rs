@@ -15,7 +15,8 @@ use futures::future::BoxFuture;
 use lakesink_config::{ConfigErrors, Loaded, RawConfig, SinkConfig, TopicSelection, WorkerConfig};
 use lakesink_connect::herder::TargetState;
 use lakesink_connect::{
-    Api, Checked, ConnectorInstance, Herder, LogLevels, Offsets, Runtime, ServerInfo, TaskControl,
+    Api, Checked, ConnectorInstance, Herder, LogLevels, Offsets, OffsetsError, Runtime, ServerInfo,
+    TaskControl,
 };
 use lakesink_record::TopicPartition;
 use lakesink_sink::task::{SharedStatus, TaskEvent, TaskStatus, run_task};
@@ -228,6 +229,7 @@ struct RunningConnector {
     dead_letters: Option<Arc<DeadLetterProducer>>,
     runtime: tokio::runtime::Handle,
     _watch: OwnershipWatch,
+    budget_metrics: tokio::task::AbortHandle,
 }
 
 impl RunningConnector {
@@ -260,6 +262,13 @@ impl RunningConnector {
             interval: OWNERSHIP_CHECK_INTERVAL,
         })
         .context("starting the ownership watch")?;
+        let budget_metrics = crate::metrics::watch_budget(
+            &config.name,
+            budget.clone(),
+            config.max_open_files,
+            config.max_buffered_bytes,
+            &runtime,
+        );
         Ok(RunningConnector {
             config,
             store,
@@ -267,12 +276,14 @@ impl RunningConnector {
             dead_letters,
             runtime,
             _watch: watch,
+            budget_metrics,
         })
     }
 }
 
 impl Drop for RunningConnector {
     fn drop(&mut self) {
+        self.budget_metrics.abort();
         let p = self.budget.peaks();
         tracing::info!(
             connector = %self.config.name,
@@ -303,6 +314,11 @@ impl ConnectorInstance for RunningConnector {
                 .map_err(|e| format!("connector {}: {e}", config.name))?;
         let mut settings = SinkSettings {
             stopping: control.stop.clone(),
+            metrics: lakesink_sink::telemetry::SinkMetrics::new(
+                &config.name,
+                task_id,
+                config.format.extension().trim_start_matches('.'),
+            ),
             ..settings
         };
         if let Some(producer) = &self.dead_letters {
@@ -343,6 +359,25 @@ impl Offsets for CommittedOffsets {
         Box::pin(async move {
             let loaded = loaded.map_err(|e| e.to_string())?;
             crate::offsets::committed(&loaded.config).await
+        })
+    }
+
+    fn alter(
+        &self,
+        name: &str,
+        config: &RawConfig,
+        changes: Vec<(String, i32, Option<i64>)>,
+    ) -> BoxFuture<'static, Result<(), OffsetsError>> {
+        let loaded = lakesink_config::load(&self.worker, config);
+        let owner = format!("{}:{}:{name}:rest-api", hostname(), std::process::id());
+        Box::pin(async move {
+            let loaded = loaded.map_err(|e| OffsetsError::Failed(e.to_string()))?;
+            crate::offsets::alter(&loaded.config, owner, changes)
+                .await
+                .map_err(|e| match e {
+                    crate::offsets::AlterError::Refused(m) => OffsetsError::Refused(m),
+                    crate::offsets::AlterError::Failed(m) => OffsetsError::Failed(m),
+                })
         })
     }
 }
