@@ -493,9 +493,10 @@ impl Herder {
     /// Whether a connector has tasks running or still stopping in this worker.
     pub fn has_live_tasks(&self, name: &str) -> bool {
         let inner = self.lock();
-        inner.connectors.get(name).is_some_and(|c| {
-            !c.tasks.is_empty() || c.draining.iter().any(|d| !d.is_done())
-        })
+        inner
+            .connectors
+            .get(name)
+            .is_some_and(|c| !c.tasks.is_empty() || c.draining.iter().any(|d| !d.is_done()))
     }
 
     /// Stops every connector and waits (at most `timeout`) until their tasks have committed

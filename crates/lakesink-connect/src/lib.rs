@@ -15,4 +15,4 @@ pub mod plugins;
 pub mod rest;
 
 pub use herder::{Checked, ConnectorInstance, Herder, Runtime, TaskControl};
-pub use rest::{Api, LogLevels, Offsets, OffsetsError, ServerInfo};
+pub use rest::{Api, LogLevels, Offsets, OffsetsError, PartitionOffset, ServerInfo};

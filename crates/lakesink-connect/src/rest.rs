@@ -34,6 +34,9 @@ pub trait LogLevels: Send + Sync {
     fn set(&self, logger: &str, level: &str) -> Result<Vec<String>, String>;
 }
 
+/// `(topic, partition, next offset to write)`.
+pub type PartitionOffset = (String, i32, i64);
+
 /// The committed offsets of a sink connector, as kept by the sink in storage.
 pub trait Offsets: Send + Sync {
     /// `(topic, partition, next offset to write)` of every partition with a commit.
@@ -41,7 +44,7 @@ pub trait Offsets: Send + Sync {
         &self,
         name: &str,
         config: &RawConfig,
-    ) -> futures::future::BoxFuture<'static, Result<Vec<(String, i32, i64)>, String>>;
+    ) -> futures::future::BoxFuture<'static, Result<Vec<PartitionOffset>, String>>;
     /// Sets where the next recovery of each listed partition starts (`None`: forget the
     /// partition's position). All changes are checked before any is made.
     fn alter(
@@ -270,7 +273,8 @@ fn defined(map: BTreeMap<String, Option<String>>) -> RawConfig {
 
 fn state_json(s: &StateInfo, worker: &str) -> Value {
     // `version` is the plugin's (KIP-891, Kafka 4.1).
-    let mut o = json!({"state": s.state.as_str(), "worker_id": worker, "version": plugins::VERSION});
+    let mut o =
+        json!({"state": s.state.as_str(), "worker_id": worker, "version": plugins::VERSION});
     if let Some(trace) = &s.trace {
         o["trace"] = Value::String(trace.clone());
     }
@@ -657,7 +661,9 @@ fn require_stopped(api: &Api, name: &str) -> Result<(), ApiError> {
     if api.herder.has_live_tasks(name) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            format!("Connector {name} is STOPPED but its tasks are still committing their open files; try again in a few seconds"),
+            format!(
+                "Connector {name} is STOPPED but its tasks are still committing their open files; try again in a few seconds"
+            ),
         ));
     }
     Ok(())
@@ -684,7 +690,10 @@ async fn reset_offsets(State(api): State<Api>, Path(name): Path<String>) -> Repl
         .committed(&name, &view.config)
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))?;
-    let changes = committed.into_iter().map(|(t, p, _)| (t, p, None)).collect();
+    let changes = committed
+        .into_iter()
+        .map(|(t, p, _)| (t, p, None))
+        .collect();
     apply_offsets(&api, &name, &view.config, changes, "reset").await
 }
 
@@ -733,8 +742,10 @@ fn parse_offsets(body: &Value) -> Result<Vec<(String, i32, Option<i64>)>, ApiErr
     let mut out = Vec::new();
     for entry in list {
         let partition = entry.get("partition").unwrap_or(&Value::Null);
-        let (Some(topic), Some(p)) = (partition.get("kafka_topic"), partition.get("kafka_partition"))
-        else {
+        let (Some(topic), Some(p)) = (
+            partition.get("kafka_topic"),
+            partition.get("kafka_partition"),
+        ) else {
             return Err(ApiError::bad_request(
                 "The partition for a sink connector offset must contain the keys 'kafka_topic' and 'kafka_partition'",
             ));

@@ -12,9 +12,9 @@
 mod budget;
 mod commits;
 pub mod dead_letters;
-pub mod telemetry;
 mod schedule;
 pub mod task;
+pub mod telemetry;
 mod writer;
 
 use std::collections::BTreeMap;

@@ -42,7 +42,10 @@ impl SinkMetrics {
         let mut with_format = labels.clone();
         with_format.push(("format", format.to_string()));
         SinkMetrics {
-            records_sent: metrics::counter!("kafka_connect_sink_task_sink_record_send_total", &labels),
+            records_sent: metrics::counter!(
+                "kafka_connect_sink_task_sink_record_send_total",
+                &labels
+            ),
             files: metrics::counter!("lakesink_files_committed_total", &with_format),
             bytes: metrics::counter!("lakesink_bytes_committed_total", &with_format),
             commit_seconds: metrics::histogram!("lakesink_commit_duration_seconds", &labels),
@@ -63,8 +66,11 @@ impl SinkMetrics {
         let mut labels = self.labels.clone();
         labels.push(("stage", stage.name().to_string()));
         metrics::counter!("lakesink_dead_letters_total", &labels).increment(records);
-        metrics::counter!("kafka_connect_task_error_total_records_skipped", &self.labels)
-            .increment(records);
+        metrics::counter!(
+            "kafka_connect_task_error_total_records_skipped",
+            &self.labels
+        )
+        .increment(records);
         if queued {
             metrics::counter!(
                 "kafka_connect_task_error_deadletterqueue_produce_requests",

@@ -122,10 +122,14 @@ pub async fn alter(
         }
     }
     for (topic_layout, tp, offset) in planned {
-        let (mut log, _) =
-            lakesink_commit::PartitionLog::open(store.clone(), topic_layout, tp.clone(), owner.clone())
-                .await
-                .map_err(|e| AlterError::Failed(e.to_string()))?;
+        let (mut log, _) = lakesink_commit::PartitionLog::open(
+            store.clone(),
+            topic_layout,
+            tp.clone(),
+            owner.clone(),
+        )
+        .await
+        .map_err(|e| AlterError::Failed(e.to_string()))?;
         log.advance(offset)
             .await
             .map_err(|e| AlterError::Failed(e.to_string()))?;

@@ -15,8 +15,8 @@ use futures::future::BoxFuture;
 use lakesink_config::{ConfigErrors, Loaded, RawConfig, SinkConfig, TopicSelection, WorkerConfig};
 use lakesink_connect::herder::TargetState;
 use lakesink_connect::{
-    Api, Checked, ConnectorInstance, Herder, LogLevels, Offsets, OffsetsError, Runtime, ServerInfo,
-    TaskControl,
+    Api, Checked, ConnectorInstance, Herder, LogLevels, Offsets, OffsetsError, PartitionOffset,
+    Runtime, ServerInfo, TaskControl,
 };
 use lakesink_record::TopicPartition;
 use lakesink_sink::task::{SharedStatus, TaskEvent, TaskStatus, run_task};
@@ -354,7 +354,7 @@ impl Offsets for CommittedOffsets {
         &self,
         _name: &str,
         config: &RawConfig,
-    ) -> BoxFuture<'static, Result<Vec<(String, i32, i64)>, String>> {
+    ) -> BoxFuture<'static, Result<Vec<PartitionOffset>, String>> {
         let loaded = lakesink_config::load(&self.worker, config);
         Box::pin(async move {
             let loaded = loaded.map_err(|e| e.to_string())?;
