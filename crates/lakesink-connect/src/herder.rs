@@ -838,3 +838,221 @@ pub(crate) fn now_ms() -> u64 {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lakesink_config::ConfigError;
+    use std::sync::atomic::AtomicUsize;
+
+    /// Tasks that run until stopped, or fail at once when the config says `fail=true`;
+    /// a connector with `block=true` takes 2 s to start.
+    struct FakeRuntime {
+        started_tasks: Arc<AtomicUsize>,
+    }
+
+    struct FakeConnector {
+        fail: bool,
+        started_tasks: Arc<AtomicUsize>,
+    }
+
+    impl Runtime for FakeRuntime {
+        fn validate(&self, config: &RawConfig) -> Result<Checked, ConfigErrors> {
+            let tasks_max = match config.get("tasks.max").map(|v| v.parse::<usize>()) {
+                Some(Ok(n)) => n,
+                Some(Err(_)) => {
+                    return Err(ConfigErrors(vec![ConfigError::Invalid {
+                        key: "tasks.max".into(),
+                        value: config["tasks.max"].clone(),
+                        expected: "an integer".into(),
+                    }]));
+                }
+                None => 1,
+            };
+            Ok(Checked {
+                tasks_max,
+                restart: RestartPolicy {
+                    max_attempts: Some(2),
+                    backoff_ms: 20,
+                    backoff_max_ms: 40,
+                },
+                warnings: Vec::new(),
+            })
+        }
+
+        fn start_connector(
+            &self,
+            _name: &str,
+            config: &RawConfig,
+        ) -> Result<Arc<dyn ConnectorInstance>, String> {
+            if config.get("block").is_some() {
+                std::thread::sleep(Duration::from_secs(2));
+            }
+            Ok(Arc::new(FakeConnector {
+                fail: config.get("fail").is_some(),
+                started_tasks: self.started_tasks.clone(),
+            }))
+        }
+    }
+
+    impl ConnectorInstance for FakeConnector {
+        fn start_task(
+            &self,
+            task: usize,
+            control: TaskControl,
+        ) -> Result<JoinHandle<Result<(), String>>, String> {
+            self.started_tasks.fetch_add(1, Ordering::SeqCst);
+            let fail = self.fail;
+            Ok(std::thread::spawn(move || {
+                if fail {
+                    return Err(format!("record t-{task} offset 7: cannot convert"));
+                }
+                while !control.stop.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Ok(())
+            }))
+        }
+    }
+
+    fn config(pairs: &[(&str, &str)]) -> RawConfig {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn herder() -> (Herder, Arc<AtomicUsize>) {
+        let started = Arc::new(AtomicUsize::new(0));
+        let runtime = FakeRuntime {
+            started_tasks: started.clone(),
+        };
+        (Herder::new(Arc::new(runtime), "w:8083".into()), started)
+    }
+
+    async fn until(what: &str, mut check: impl FnMut() -> bool) {
+        for _ in 0..400 {
+            if check() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("timed out waiting for {what}");
+    }
+
+    fn states(h: &Herder, name: &str) -> (State, Vec<State>) {
+        let v = h.view(name).expect("connector exists");
+        (
+            v.connector.state,
+            v.tasks.iter().map(|(_, s)| s.state).collect(),
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_connector_goes_through_pause_resume_stop_and_delete() {
+        let (h, _) = herder();
+        assert!(
+            h.put(
+                "c",
+                config(&[("tasks.max", "2")]),
+                TargetState::Started,
+                false
+            )
+            .unwrap()
+        );
+        until("running", || {
+            states(&h, "c") == (State::Running, vec![State::Running; 2])
+        })
+        .await;
+        assert_eq!(
+            h.put("c", config(&[]), TargetState::Started, false),
+            Err(HerderError::AlreadyExists("c".into()))
+        );
+        h.set_target("c", TargetState::Paused).unwrap();
+        assert_eq!(states(&h, "c"), (State::Paused, vec![State::Paused; 2]));
+        h.set_target("c", TargetState::Started).unwrap();
+        assert_eq!(states(&h, "c"), (State::Running, vec![State::Running; 2]));
+        h.set_target("c", TargetState::Stopped).unwrap();
+        assert_eq!(states(&h, "c"), (State::Stopped, vec![]));
+        until("the stopped tasks to end", || !h.has_live_tasks("c")).await;
+        h.set_target("c", TargetState::Started).unwrap();
+        until("running again", || {
+            states(&h, "c") == (State::Running, vec![State::Running; 2])
+        })
+        .await;
+        h.delete("c").unwrap();
+        assert_eq!(h.view("c").err(), Some(HerderError::NotFound("c".into())));
+        assert!(h.names().is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_task_is_restarted_by_the_policy_and_then_stays_failed() {
+        let (h, started) = herder();
+        h.put("f", config(&[("fail", "1")]), TargetState::Started, false)
+            .unwrap();
+        until("two restarts", || h.view("f").unwrap().task_restarts == 2).await;
+        until("failed", || states(&h, "f").1 == vec![State::Failed]).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let v = h.view("f").unwrap();
+        assert_eq!(v.task_restarts, 2, "no third restart");
+        assert_eq!(started.load(Ordering::SeqCst), 3);
+        let trace = v.tasks[0].1.trace.clone().unwrap_or_default();
+        assert!(trace.contains("t-0 offset 7"), "{trace}");
+        // A restart through the API starts the count again.
+        h.restart_task("f", 0).unwrap();
+        until("the policy again", || started.load(Ordering::SeqCst) == 6).await;
+        assert_eq!(
+            h.restart_task("f", 3),
+            Err(HerderError::UnknownTask("f-3".into()))
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_connector_slow_to_start_holds_up_nothing_else() {
+        let (h, _) = herder();
+        h.put(
+            "slow",
+            config(&[("block", "1")]),
+            TargetState::Started,
+            false,
+        )
+        .unwrap();
+        h.put("quick", config(&[]), TargetState::Started, false)
+            .unwrap();
+        until("the quick one", || states(&h, "quick").0 == State::Running).await;
+        let t0 = Instant::now();
+        assert_eq!(
+            states(&h, "slow"),
+            (State::Unassigned, vec![State::Unassigned])
+        );
+        h.delete("slow").unwrap();
+        assert!(t0.elapsed() < Duration::from_millis(500));
+        assert_eq!(h.names(), vec!["quick".to_string()]);
+        h.shutdown(Duration::from_secs(5)).await;
+        assert!(
+            h.put("late", config(&[]), TargetState::Started, false)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn the_restart_policy_doubles_its_wait_up_to_the_cap_and_stops() {
+        let p = RestartPolicy {
+            max_attempts: Some(4),
+            backoff_ms: 100,
+            backoff_max_ms: 300,
+        };
+        let waits: Vec<Option<u64>> = (0..5)
+            .map(|a| p.delay(a).map(|d| d.as_millis() as u64))
+            .collect();
+        assert_eq!(
+            waits,
+            vec![Some(100), Some(200), Some(300), Some(300), None]
+        );
+        let forever = RestartPolicy {
+            max_attempts: None,
+            ..p
+        };
+        assert_eq!(forever.delay(1000), Some(Duration::from_millis(300)));
+    }
+}
