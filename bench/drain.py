@@ -226,6 +226,8 @@ def write_configs(workdir, bootstrap, name, topic, store_url, settings, values=J
         for k, v in values.items():
             f.write(f"{k}={v}\n")
         f.write("key.converter=org.apache.kafka.connect.storage.StringConverter\n")
+        # The REST API on a port of its own, so that runs never clash over 8083.
+        f.write("listeners=http://127.0.0.1:0\n")
     with open(connector, "w") as f:
         f.write(f"name={name}\nconnector.class=io.confluent.connect.hdfs3.Hdfs3SinkConnector\ntopics={topic}\n"
                 f"store.url={store_url}\nconsumer.override.auto.offset.reset=earliest\n")

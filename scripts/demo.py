@@ -9,10 +9,12 @@ import os
 import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 
 import pyarrow.parquet as pq
@@ -55,6 +57,9 @@ def main():
     producer.flush(60)
 
     workdir = tempfile.mkdtemp(prefix="lakesink-demo-")
+    with socket.socket() as s:  # a free port for the Connect REST API
+        s.bind(("127.0.0.1", 0))
+        rest_port = s.getsockname()[1]
     worker = os.path.join(workdir, "worker.properties")
     connector = os.path.join(workdir, "hdfs-sink.properties")
     with open(worker, "w") as f:
@@ -62,6 +67,7 @@ def main():
 key.converter=org.apache.kafka.connect.storage.StringConverter
 value.converter=org.apache.kafka.connect.json.JsonConverter
 value.converter.schemas.enable=true
+listeners=http://127.0.0.1:{rest_port}
 """)
     with open(connector, "w") as f:
         f.write(f"""name=orders-to-hdfs
@@ -104,6 +110,15 @@ consumer.override.auto.offset.reset=earliest
             sys.exit("lakesink stopped unexpectedly")
         time.sleep(0.5)
     print()
+    say(f"curl http://127.0.0.1:{rest_port}/connectors/orders-to-hdfs/status   (the Connect REST API)")
+    with urllib.request.urlopen(f"http://127.0.0.1:{rest_port}/connectors/orders-to-hdfs/status", timeout=10) as r:
+        print("  ", r.read().decode())
+    say(f"curl http://127.0.0.1:{rest_port}/metrics   (some of the Prometheus metrics)")
+    with urllib.request.urlopen(f"http://127.0.0.1:{rest_port}/metrics", timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(("kafka_connect_sink_task_sink_record_send_total", "lakesink_files_committed_total",
+                                "kafka_connect_connector_task_status", "lakesink_partition_committed_offset")):
+                print("  ", line)
     proc.send_signal(signal.SIGTERM)
     proc.wait(60)
     if committed < RECORDS:

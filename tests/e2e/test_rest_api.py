@@ -559,3 +559,38 @@ def test_tolerance_for_clients_that_send_numbers_and_trailing_slashes(attempt, k
         assert sink.rest("GET", "/connectors/").json() == [name]
     finally:
         sink.stop()
+
+
+def test_log_levels_change_at_run_time(kafka, hdfs_url, lakesink_bin, workdir):
+    """PUT /admin/loggers/<target> turns a tracing target's debug lines on and off without a
+    restart; GET shows the level with when it was set."""
+    topic, name = unique("loggers"), unique("loggers")
+    create_topic(kafka, topic, 1)
+    sink = start_worker(lakesink_bin, workdir, kafka)
+    try:
+        assert sink.rest("POST", "/connectors", {"name": name, "config": lakesink_connector(
+            name, topic, hdfs_url, f"/{unique('lake')}")}).status == 201
+        wait_until(lambda: sink.rest("GET", f"/connectors/{name}/status").json()["tasks"][0]["state"]
+                   == "RUNNING", 60, "the task to run", sink)
+        # The sink's writers log each commit at DEBUG only.
+        produce(kafka, topic, [json.dumps({"n": i}).encode() for i in range(5)])
+        wait_until(lambda: sink.rest("GET", f"/connectors/{name}/offsets").json()["offsets"], 60, "a commit", sink)
+        assert not re.search(r"DEBUG.*lakesink_sink::writer", sink.output())
+        before = int(time.time() * 1000)
+        r = sink.rest("PUT", "/admin/loggers/lakesink_sink::writer", {"level": "DEBUG"})
+        assert r.status == 200 and r.json() == ["lakesink_sink::writer"], r
+        got = sink.rest("GET", "/admin/loggers/lakesink_sink::writer").json()
+        assert got["level"] == "DEBUG" and got["last_modified"] >= before, got
+        produce(kafka, topic, [json.dumps({"n": i}).encode() for i in range(5, 10)])
+        wait_until(lambda: re.search(r"DEBUG.*lakesink_sink::writer.*committed", sink.output()), 60,
+                   "a DEBUG line of the writer", sink)
+        r = sink.rest("PUT", "/admin/loggers/lakesink_sink::writer", {"level": "INFO"})
+        assert r.status == 200, r
+        lines_before = len(re.findall(r"DEBUG.*lakesink_sink::writer", sink.output()))
+        produce(kafka, topic, [json.dumps({"n": i}).encode() for i in range(10, 15)])
+        wait_until(lambda: sink.rest("GET", f"/connectors/{name}/offsets").json()["offsets"][0]["offset"]
+                   ["kafka_offset"] == 15, 60, "the third commit", sink)
+        assert len(re.findall(r"DEBUG.*lakesink_sink::writer", sink.output())) == lines_before
+        assert sink.rest("GET", "/admin/loggers").json()["root"]["level"] == "INFO"
+    finally:
+        sink.stop()

@@ -227,6 +227,8 @@ pub struct WorkerCounters {
 struct Inner {
     connectors: BTreeMap<String, Connector>,
     shutting_down: bool,
+    /// Config warnings already logged.
+    warned: BTreeSet<String>,
 }
 
 /// The connectors of this worker. Cheap to clone; every clone is the same herder.
@@ -251,6 +253,7 @@ impl Herder {
             inner: Arc::new(Mutex::new(Inner {
                 connectors: BTreeMap::new(),
                 shutting_down: false,
+                warned: BTreeSet::new(),
             })),
             runtime,
             tokio: tokio::runtime::Handle::current(),
@@ -324,10 +327,13 @@ impl Herder {
             .runtime
             .validate(&config)
             .map_err(HerderError::Invalid)?;
-        for w in &checked.warnings {
-            tracing::warn!(connector = name, "{w}");
-        }
         let mut inner = self.lock();
+        // Once each: the worker file's warnings come with every connector.
+        for w in &checked.warnings {
+            if inner.warned.insert(w.clone()) {
+                tracing::warn!(connector = name, "{w}");
+            }
+        }
         if inner.shutting_down {
             return Err(HerderError::ShuttingDown);
         }

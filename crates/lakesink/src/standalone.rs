@@ -42,15 +42,6 @@ const OWNERSHIP_CHECK_INTERVAL: Duration = Duration::from_secs(2);
 /// status and is restarted by its connector's restart policy.
 pub fn run(worker: RawConfig, connectors: Vec<Loaded>, logs: Arc<dyn LogLevels>) -> Result<()> {
     let worker_config = lakesink_config::load_worker(&worker).map_err(|e| anyhow!("{e}"))?;
-    // Once each: the worker file's warnings come with every connector.
-    let mut warned = std::collections::HashSet::new();
-    for c in &connectors {
-        for w in &c.warnings {
-            if warned.insert(w.as_str()) {
-                tracing::warn!(connector = %c.config.name, "{w}");
-            }
-        }
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("lakesink-io")
