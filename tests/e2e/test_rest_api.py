@@ -283,6 +283,47 @@ def test_rest_api_matches_apache_kafka_connect(connect_oracle, kafka, hdfs_url, 
         pair.same("PUT", "/admin/loggers/root", {"level": "INFO"}, status=200)
         pair.same("PUT", "/admin/loggers/root?scope=cluster", {"level": "info"}, status=204)
 
+        # An invalid config: 400 listing the problems (the texts are each side's own).
+        ro, rl = pair.send("POST", "/connectors",
+                           lambda side, name: {"name": name, "config": config(side, name, **{"tasks.max": "x"})},
+                           key="invalid")
+        assert ro.status == rl.status == 400, (ro, rl)
+        # (Connect counts two errors for tasks.max=x: not a number, and then null.)
+        prefix = "Connector configuration is invalid and contains the following "
+        assert ro.json()["message"].startswith(prefix) and rl.json()["message"].startswith(prefix + "1 error(s):\n")
+        suffix = "You can also find the above list of errors at the endpoint " \
+            "`/connector-plugins/{connectorType}/config/validate`"
+        assert ro.json()["message"].endswith(suffix) and rl.json()["message"].endswith(suffix), (ro, rl)
+        assert "tasks.max" in rl.json()["message"], rl
+
+        # A failed task: FAILED with a trace, in the same shape.
+        poison_o, poison_l = unique("oracle-poison"), unique("rest-poison")
+        for t in (poison_o, poison_l):
+            create_topic(kafka, t, 1)
+            produce(kafka, t, [b"\x00not json"])
+
+        def failing(side, name):
+            c = config(side, name, topics=poison_o if side is connect_oracle else poison_l)
+            if side is connect_oracle:
+                c["value.converter"] = "org.apache.kafka.connect.json.JsonConverter"
+            else:
+                c["lakesink.task.restart.max.attempts"] = "0"
+            return {"name": name, "config": c}
+        ro, rl = pair.send("POST", "/connectors", failing, key="failing")
+        assert ro.status == rl.status == 201, (ro, rl)
+        o_failing, l_failing = pair.name("failing")
+        connect_oracle.wait_for(lambda: connect_oracle.get(f"/connectors/{o_failing}/status").json()["tasks"][0]
+                                ["state"] == "FAILED", 60, "the oracle's task to fail")
+        _, trace = sink.wait_failed(l_failing)
+        assert f"{poison_l}-0 offset 0" in trace, trace
+        jo, jl = pair.same("GET", "/connectors/{c}/status", key="failing", status=200)
+        assert "trace" in jo["tasks"][0] and "trace" in jl["tasks"][0], (jo, jl)
+        pair.same("GET", "/connectors/{c}/tasks/0/status", key="failing", status=200)
+        jo, jl = pair.same("POST", "/connectors/{c}/restart?includeTasks=true&onlyFailed=true", key="failing",
+                           status=202)
+        assert jo["tasks"][0]["state"] == jl["tasks"][0]["state"] == "RESTARTING", (jo, jl)
+        pair.same("DELETE", "/connectors/{c}", key="failing", status=204)
+
         # Delete, and wrong paths and methods.
         pair.same("DELETE", "/connectors/{c}", status=204)
         pair.same("DELETE", "/connectors/{c}", status=404, message=True)
