@@ -205,6 +205,15 @@ def test_registry_down_for_30_s_loses_nothing(kafka, hdfs, hdfs_url, lakesink_bi
     registries(topic=store_topic, group=group, port=port, leader=True)
     wait_until(lambda: covered() >= 200, 120, "the records after the outage", sink)
     assert sink.alive(), "the task stopped during the outage"
+    # /metrics counts the retries and the failed and successful fetches.
+    from prometheus_client.parser import text_string_to_metric_families
+    samples = {(s.name, s.labels.get("result")): s.value
+               for f in text_string_to_metric_families(sink.rest("GET", "/metrics").body.decode())
+               for s in f.samples}
+    retries = sink.output().count("Schema Registry unavailable, retrying")
+    assert samples[("lakesink_registry_retries_total", None)] == retries, (samples, retries)
+    assert samples[("lakesink_registry_requests_total", "unreachable")] >= retries
+    assert samples[("lakesink_registry_requests_total", "ok")] >= 1
     assert sink.stop() == 0, sink.output()[-3000:]
     files = committed_files(hdfs, root, topic)[0]
     assert [(s, e) for s, e, _ in files] == [(0, 49), (50, 99), (100, 149), (150, 199)], files

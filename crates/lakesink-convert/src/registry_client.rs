@@ -232,7 +232,17 @@ impl RegistryClient {
                 if let Some(a) = &self.authorization {
                     request = request.header("Authorization", a);
                 }
-                match request.send().await {
+                let sent = request.send().await;
+                let result = match &sent {
+                    Ok(r) if r.status().is_success() => "ok",
+                    Ok(r) if r.status().is_server_error() => "server_error",
+                    Ok(_) => "rejected",
+                    Err(_) => "unreachable",
+                };
+                // Schemas are cached: these count fetches, not records.
+                metrics::counter!("lakesink_registry_requests_total", "result" => result)
+                    .increment(1);
+                match sent {
                     Ok(r) if r.status().is_success() => {
                         let bytes = r.bytes().await.map_err(|e| RegistryError::Rejected {
                             url: url.clone(),
@@ -282,6 +292,7 @@ impl RegistryClient {
                 retry_in_ms = delay.as_millis() as u64,
                 "Schema Registry unavailable, retrying: {last}"
             );
+            metrics::counter!("lakesink_registry_retries_total").increment(1);
             // Sleeps in short steps, so a stop is noticed at once.
             let until = Instant::now() + delay;
             while Instant::now() < until && !self.give_up.load(Ordering::SeqCst) {
