@@ -114,7 +114,61 @@ without starting anything.\n\n",
             out.push('\n');
         }
     }
+    transforms_markdown(&mut out);
     out
+}
+
+/// The transformations and predicates, from [`crate::transforms::PLUGINS`].
+fn transforms_markdown(out: &mut String) {
+    use crate::transforms::{PLUGINS, PluginKind};
+    out.push_str(
+        "## Transforms and predicates
+
+",
+    );
+    out.push_str(
+        "Kafka 4.x's single message transforms, configured with Connect's keys: \
+`transforms=a,b`, `transforms.a.type=<class>`, the class's keys below as `transforms.a.<key>`, \
+and optionally `transforms.a.predicate=<alias>` and `transforms.a.negate=true`; \
+`predicates=p`, `predicates.p.type=<class>` and its keys. A class may be given by its full \
+or its simple name (`RegexRouter`, `MaskField$Value`). They run on the converted Arrow \
+batches, column by column; a record a transform cannot handle is an error naming its \
+topic, partition and offset, or a dead letter under `errors.tolerance=all`. \
+`$Key` variants and `ValueToKey` are accepted and checked but change nothing in the files, \
+which hold record values. See `docs/transforms.md`.\n\n",
+    );
+    for (kind, title) in [
+        (PluginKind::Transformation, "Transformations"),
+        (PluginKind::Predicate, "Predicates"),
+    ] {
+        let _ = writeln!(out, "### {title}\n");
+        for p in PLUGINS.iter().filter(|p| p.kind == kind) {
+            let names: Vec<String> = p.class_names().iter().map(|c| format!("`{c}`")).collect();
+            let _ = writeln!(
+                out,
+                "#### {}\n\n{}\n\n{}\n",
+                p.simple_name(),
+                names.join(", "),
+                p.doc
+            );
+            if p.keys.is_empty() {
+                out.push_str("No keys.\n\n");
+                continue;
+            }
+            out.push_str("| Key | Allowed values | Default | Description |\n|---|---|---|---|\n");
+            for k in p.keys {
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} | {} | {} |",
+                    k.name,
+                    allowed_text(&k.kind),
+                    default_text(k.default),
+                    k.doc.replace('|', "\\|")
+                );
+            }
+            out.push('\n');
+        }
+    }
 }
 
 #[cfg(test)]

@@ -483,8 +483,8 @@ pub static KEYS: &[KeyDef] = &[
         CONNECT,
         List,
         Unset,
-        NotYet,
-        "Single message transforms chain.",
+        S,
+        "The aliases of the single message transforms, applied in order; each is configured by `transforms.<alias>.type` and its keys (see *Transforms and predicates*).",
     ),
     key(
         "predicates",
@@ -492,8 +492,8 @@ pub static KEYS: &[KeyDef] = &[
         CONNECT,
         List,
         Unset,
-        NotYet,
-        "Predicates for transforms.",
+        S,
+        "The aliases of the predicates that transforms name in `transforms.<alias>.predicate`; each is configured by `predicates.<alias>.type` and its keys.",
     ),
     key(
         "errors.tolerance",
@@ -2415,14 +2415,14 @@ pub static PREFIXES: &[PrefixDef] = &[
     PrefixDef {
         prefix: "transforms.",
         scope: C,
-        support: NotYet,
-        doc: "Transform settings.",
+        support: S,
+        doc: "`transforms.<alias>.type`, `.predicate`, `.negate` and the transform's own keys.",
     },
     PrefixDef {
         prefix: "predicates.",
         scope: C,
-        support: NotYet,
-        doc: "Predicate settings.",
+        support: S,
+        doc: "`predicates.<alias>.type` and the predicate's own keys.",
     },
     PrefixDef {
         prefix: "producer.",

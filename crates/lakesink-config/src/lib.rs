@@ -11,6 +11,7 @@ pub mod docs;
 pub mod keys;
 pub mod properties;
 pub mod registry;
+pub mod transforms;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -354,6 +355,8 @@ pub struct SinkConfig {
     pub value_converter: ConverterConfig,
     pub errors: ErrorHandling,
     pub compatibility: Compatibility,
+    /// `transforms` and `predicates`: the single message transforms applied to every record.
+    pub transforms: transforms::TransformsConfig,
     pub restart: RestartPolicy,
 }
 
@@ -1237,6 +1240,16 @@ pub fn load(worker: &RawConfig, connector: &RawConfig) -> Result<Loaded, ConfigE
         }
     }
 
+    let transforms = transforms::parse(
+        connector.get("transforms"),
+        connector.get("predicates"),
+        ccheck.prefixed.get("transforms."),
+        ccheck.prefixed.get("predicates."),
+        unknown_is_error,
+        &mut errors,
+        &mut warnings,
+    );
+
     let error_handling = error_handling(&c, topics.as_ref(), &mut errors, &mut warnings);
     check_provider_references(worker, connector, &mut errors);
 
@@ -1329,6 +1342,7 @@ pub fn load(worker: &RawConfig, connector: &RawConfig) -> Result<Loaded, ConfigE
             Some("FULL") => Compatibility::Full,
             _ => Compatibility::None,
         },
+        transforms,
         restart: RestartPolicy {
             max_attempts: u32::try_from(c.int("lakesink.task.restart.max.attempts")).ok(),
             backoff_ms: c.int("lakesink.task.restart.backoff.ms") as u64,

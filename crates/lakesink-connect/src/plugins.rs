@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use lakesink_config::keys::{self, DefaultValue, KeyDef, Kind, Scope, Support};
+use lakesink_config::transforms::{self, PluginKind};
 use lakesink_config::{ConfigErrors, RawConfig};
 use serde_json::{Value, json};
 
@@ -27,13 +28,55 @@ pub fn connector_plugins() -> Vec<Plugin> {
         .collect()
 }
 
-/// The other plugins (`?connectorsOnly=false`): the converters, from the key table.
-pub fn other_plugins() -> Vec<(&'static str, &'static str)> {
-    keys::CONVERTERS
+/// The other plugins (`?connectorsOnly=false`): the converters, from the key table, and the
+/// transformations and predicates, from the transform table.
+pub fn other_plugins() -> Vec<(String, &'static str)> {
+    let converters = keys::CONVERTERS
         .iter()
         .filter(|c| c.available)
-        .filter_map(|c| c.aliases.first().map(|class| (*class, "converter")))
-        .collect()
+        .filter_map(|c| {
+            c.aliases
+                .first()
+                .map(|class| (class.to_string(), "converter"))
+        });
+    let transforms = transforms::PLUGINS.iter().flat_map(|p| {
+        let kind = match p.kind {
+            PluginKind::Transformation => "transformation",
+            PluginKind::Predicate => "predicate",
+        };
+        p.class_names().into_iter().map(move |c| (c, kind))
+    });
+    let mut out: Vec<(String, &'static str)> = converters.chain(transforms).collect();
+    out.sort();
+    out
+}
+
+/// `ConfigKeyInfo` of a transformation's or predicate's own keys, as Connect lists a
+/// plugin's `ConfigDef` (no group, order -1); `None` when `name` is no such class.
+pub fn transform_definitions(name: &str) -> Option<Vec<Value>> {
+    let (plugin, _) = transforms::find_plugin(PluginKind::Transformation, name)
+        .or_else(|| transforms::find_plugin(PluginKind::Predicate, name))?;
+    Some(
+        plugin
+            .keys
+            .iter()
+            .map(|def| {
+                json!({
+                    "name": def.name,
+                    "type": type_name(&def.kind),
+                    "required": def.default == DefaultValue::Required,
+                    "default_value": default_json(def),
+                    "importance": if def.default == DefaultValue::Required { "HIGH" } else { "MEDIUM" },
+                    "documentation": def.doc,
+                    "group": null,
+                    "width": "NONE",
+                    "display_name": def.name,
+                    "dependents": [],
+                    "order": -1,
+                })
+            })
+            .collect(),
+    )
 }
 
 /// The plugin `name` names: its class, its simple name, or the simple name without

@@ -807,6 +807,9 @@ fn plugin_or_404(name: &str) -> Result<plugins::Plugin, ApiError> {
 }
 
 async fn plugin_config(Path(plugin): Path<String>) -> Reply {
+    if let Some(definitions) = plugins::transform_definitions(&plugin) {
+        return ok(json!(definitions));
+    }
     plugin_or_404(&plugin)?;
     ok(json!(plugins::definitions()))
 }

@@ -23,6 +23,8 @@ pub enum Stage {
     KeyConverter,
     /// Deserialization, schema lookup, conversion to the Connect data model.
     ValueConverter,
+    /// A single message transform.
+    Transformation,
     /// Inside the sink: partitioning, writing.
     TaskPut,
 }
@@ -32,6 +34,7 @@ impl Stage {
         match self {
             Stage::KeyConverter => "KEY_CONVERTER",
             Stage::ValueConverter => "VALUE_CONVERTER",
+            Stage::Transformation => "TRANSFORMATION",
             Stage::TaskPut => "TASK_PUT",
         }
     }

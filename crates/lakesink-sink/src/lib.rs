@@ -75,6 +75,8 @@ pub struct SinkSettings {
     pub format_class: String,
     /// Where the sink's counters go; the runtime labels them with the task.
     pub metrics: telemetry::SinkMetrics,
+    /// `transforms` and `predicates`: each partition writer runs its own chain of them.
+    pub transforms: lakesink_config::transforms::TransformsConfig,
 }
 
 impl SinkSettings {
@@ -136,6 +138,7 @@ impl SinkSettings {
             partitioner_class: config.partitioner.kind.java_class(),
             format_class: config.format_class.clone(),
             metrics: telemetry::SinkMetrics::default(),
+            transforms: config.transforms.clone(),
         })
     }
 
@@ -186,6 +189,9 @@ pub enum SinkError {
     /// A record the partitioner cannot place (missing field, no timestamp, ...).
     #[error(transparent)]
     Partition(#[from] RecordPartitionError),
+    /// A record a single message transform cannot handle.
+    #[error(transparent)]
+    Transform(#[from] lakesink_transform::TransformError),
     #[error(
         "{tp}: fenced by {by}: another worker owns this partition now; this worker stops writing it"
     )]
@@ -232,6 +238,7 @@ impl SinkError {
             self,
             SinkError::Convert(_)
                 | SinkError::Partition(_)
+                | SinkError::Transform(_)
                 | SinkError::Format(_)
                 | SinkError::Encode { .. }
                 | SinkError::EncodeFile { .. }

@@ -91,6 +91,7 @@ fn settings_with(
         partitioner_class: "io.confluent.connect.storage.partitioner.DefaultPartitioner",
         format_class: "io.confluent.connect.hdfs3.json.JsonFormat".into(),
         metrics: Default::default(),
+        transforms: Default::default(),
     })
 }
 

@@ -21,11 +21,12 @@ use lakesink_commit::{
     CommitError, FileCommit, PartitionLog, Recovery, StagePoint, StagedCommit, Stager, TempNames,
 };
 use lakesink_config::{Compatibility, Rotation};
-use lakesink_convert::{Converted, ValueConverter, ValueKind, ValueSchema};
+use lakesink_convert::{Converted, NullValues, ValueConverter, ValueKind, ValueSchema};
 use lakesink_format::{FileFormatWriter, FileSchema, FormatError, Pieces, SchemaPlace, new_writer};
 use lakesink_partition::PartitionInput;
 use lakesink_record::{RawBatch, TopicPartition};
 use lakesink_storage::{FileWriter, Store};
+use lakesink_transform::Chain;
 use tokio::sync::oneshot;
 
 use crate::budget::Share;
@@ -359,6 +360,8 @@ pub struct PartitionWriter {
     converter: ValueConverter,
     /// `key.converter`, when it can fail (not String or ByteArray).
     key_converter: Option<ValueConverter>,
+    /// The single message transforms, when any are configured.
+    transforms: Option<Chain>,
     open: BTreeMap<String, OpenFile>,
     /// Finished files waiting for the commit at the end of the batch.
     sealed: Vec<(String, OpenFile)>,
@@ -541,6 +544,14 @@ impl PartitionWriter {
         settings: Arc<SinkSettings>,
         tp: TopicPartition,
     ) -> Result<(PartitionWriter, Recovery), SinkError> {
+        let nulls = match settings.null_values {
+            NullValues::Ignore => lakesink_transform::NullValues::Drop,
+            NullValues::Fail => lakesink_transform::NullValues::Fail,
+        };
+        // Checked when the connector was validated; built before the partition is taken.
+        let transforms = Chain::new(&settings.transforms, nulls)
+            .map_err(|e| SinkError::Internal(e.to_string()))?;
+        let transforms = (!transforms.is_empty()).then_some(transforms);
         let (log, recovery) = PartitionLog::recover(
             settings.store.clone(),
             settings.layout.clone(),
@@ -602,6 +613,7 @@ impl PartitionWriter {
                 stager,
                 converter,
                 key_converter,
+                transforms,
                 open: BTreeMap::new(),
                 sealed: Vec::new(),
                 opened: 0,
@@ -715,8 +727,28 @@ impl PartitionWriter {
             self.converter.convert(&tp, &batch)?
         };
         for run in converted {
-            let run = self.evolve(run);
-            self.write_run(run, &batch, &mut letters).await?;
+            let routed = match self.transforms.as_mut() {
+                None => vec![(tp.topic.clone(), run)],
+                Some(chain) => {
+                    let tolerate = self.settings.errors.tolerates();
+                    let (routed, failed) = chain.apply(&tp, run, &batch, tolerate)?;
+                    for e in failed {
+                        letters.extend(self.letter(
+                            &batch,
+                            e.offset,
+                            Stage::Transformation,
+                            e.class.clone(),
+                            "org.apache.kafka.connect.errors.DataException",
+                            e.to_string(),
+                        ));
+                    }
+                    routed.into_iter().map(|r| (r.topic, r.run)).collect()
+                }
+            };
+            for (topic, run) in routed {
+                let run = self.evolve(run);
+                self.write_run(run, &topic, &batch, &mut letters).await?;
+            }
         }
         drop(batch);
         // Before anything after these records is committed (below, or by the timer later).
@@ -847,6 +879,7 @@ impl PartitionWriter {
     async fn write_run(
         &mut self,
         mut run: Converted,
+        topic: &str,
         batch: &RawBatch,
         letters: &mut Vec<DeadLetter>,
     ) -> Result<(), SinkError> {
@@ -856,8 +889,10 @@ impl PartitionWriter {
             if run.is_empty() {
                 return Ok(());
             }
+            // A routed topic (RegexRouter, TimestampRouter) names the directory; the file
+            // names keep the consumed topic-partition, whose offsets they hold.
             let placed = self.settings.partitioner.partition(&PartitionInput {
-                topic: &tp.topic,
+                topic,
                 partition: tp.partition,
                 columns: &run.columns,
                 json_text: run.schema.kind == ValueKind::JsonText,

@@ -181,6 +181,24 @@ pub fn check_connector(worker: &RawConfig, connector: &RawConfig) -> Result<Load
     lakesink_sink::build_partitioner(&c.partitioner, timezone)
         .map_err(|e| conflict(format!("invalid configuration: {e}")))?;
     lakesink_source::check_settings(&source_config(c, 0)).map_err(|e| conflict(e.to_string()))?;
+    lakesink_transform::Chain::new(&c.transforms, lakesink_transform::NullValues::Drop).map_err(
+        |e| {
+            ConfigErrors(vec![lakesink_config::ConfigError::Invalid {
+                key: e.key.clone(),
+                value: c
+                    .transforms
+                    .transforms
+                    .iter()
+                    .find_map(|t| {
+                        e.key
+                            .strip_prefix(&format!("transforms.{}.", t.alias))
+                            .and_then(|k| t.settings.get(k).cloned())
+                    })
+                    .unwrap_or_default(),
+                expected: e.message.clone(),
+            }])
+        },
+    )?;
     Ok(loaded)
 }
 
