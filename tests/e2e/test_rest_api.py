@@ -251,6 +251,18 @@ def test_rest_api_matches_apache_kafka_connect(connect_oracle, kafka, hdfs_url, 
         ro, rl = pair.send("GET", "/connector-plugins?connectorsOnly=false")
         assert ro.status == rl.status == 200 and shape(ro.json()) == shape(rl.json()), (ro, rl)
         assert {p["type"] for p in rl.json()} <= {p["type"] for p in ro.json()}, rl
+        # The same transformations and predicates, each with the same keys.
+        kinds = ("transformation", "predicate")
+        theirs = {p["class"] for p in ro.json() if p["type"] in kinds}
+        ours = {p["class"] for p in rl.json() if p["type"] in kinds}
+        assert ours == theirs, sorted(ours ^ theirs)
+        for cls in sorted(ours):
+            do = connect_oracle.get(f"/connector-plugins/{cls}/config")
+            dl = sink.rest("GET", f"/connector-plugins/{cls}/config")
+            assert do.status == dl.status == 200, (cls, do, dl)
+            keys_of = lambda r: {(d["name"], d["required"], d["type"]) for d in r.json()}  # noqa: E731
+            assert keys_of(do) == keys_of(dl), (cls, keys_of(do) ^ keys_of(dl))
+            assert {frozenset(d) for d in do.json()} == {frozenset(d) for d in dl.json()}, cls
         ro = connect_oracle.get("/connector-plugins/FileStreamSinkConnector/config")
         rl = sink.rest("GET", "/connector-plugins/Hdfs3SinkConnector/config")
         assert ro.status == rl.status == 200, (ro, rl)
