@@ -249,14 +249,16 @@ def stock_client_conf(workdir):
     return conf
 
 
-def run_lakesink(lakesink_bin, bootstrap, hdfs_url, hdfs, topic, n, fmt, flush_size, workdir, values=JSON_VALUES):
+def run_lakesink(lakesink_bin, bootstrap, hdfs_url, hdfs, topic, n, fmt, flush_size, workdir, values=JSON_VALUES,
+                 extra=None):
     """Runs `lakesink standalone` until files covering `n` records are committed; `values` are
-    the worker's value converter settings (see write_configs). `hdfs_url` and `hdfs` are the
+    the worker's value converter settings (see write_configs), `extra` more connector settings
+    (such as transforms that keep every record and the topic's name). `hdfs_url` and `hdfs` are the
     store's URL prefix and client (HDFS, or LocalFs for `file://`). Also measures the CPU the
     test bed's daemons used meanwhile: they share the machine's cores with Lakesink."""
     root = f"/bench-{uuid.uuid4().hex[:8]}"
     name = f"bench-{fmt}-{uuid.uuid4().hex[:6]}"
-    settings = {"flush.size": flush_size, "format.class": fmt}
+    settings = {"flush.size": flush_size, "format.class": fmt, **(extra or {})}
     if hdfs_url.startswith("hdfs://"):
         settings["hadoop.conf.dir"] = stock_client_conf(workdir)
     worker, connector = write_configs(workdir, bootstrap, name, topic, f"{hdfs_url}{root}", settings, values)
