@@ -567,16 +567,27 @@ pub fn parse_timezone(s: &str) -> Option<TimeZoneId> {
     Some(TimeZoneId::Fixed(sign * (h * 3600 + m * 60)))
 }
 
+/// The candidate closest to a mistyped `name`, when it is close enough to be meant.
+pub(crate) fn closest<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|k| (strsim::levenshtein(k, name), k))
+        .min()
+        .filter(|(d, _)| *d <= 3)
+        .map(|(_, k)| k)
+}
+
 fn suggestion(scope: Scope, name: &str) -> String {
-    let best = keys::KEYS
+    let known = keys::KEYS
         .iter()
         .filter(|k| k.scope == scope)
-        .map(|k| (strsim::levenshtein(k.name, name), k.name))
-        .min();
-    match best {
-        Some((d, k)) if d <= 3 => format!(" (did you mean '{k}'?)"),
-        _ => String::new(),
-    }
+        .map(|k| k.name);
+    closest(name, known)
+        .map(|k| format!(" (did you mean '{k}'?)"))
+        .unwrap_or_default()
 }
 
 /// Splits a raw map of one scope into known keys, prefixed keys and problems.

@@ -697,12 +697,8 @@ fn check_plugin(
                     .map(|k| k.name)
                     .chain(extra.iter().copied())
                     .collect();
-                let suggestion = known
-                    .iter()
-                    .map(|k| (strsim::levenshtein(k, name), *k))
-                    .min()
-                    .filter(|(d, _)| *d <= 3)
-                    .map(|(_, k)| format!(" (did you mean '{base}.{k}'?)"))
+                let suggestion = crate::closest(name, known.iter().copied())
+                    .map(|k| format!(" (did you mean '{base}.{k}'?)"))
                     .unwrap_or_default();
                 let e = ConfigError::Unknown {
                     key: full,

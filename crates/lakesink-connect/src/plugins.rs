@@ -60,23 +60,26 @@ pub fn transform_definitions(name: &str) -> Option<Vec<Value>> {
         plugin
             .keys
             .iter()
-            .map(|def| {
-                json!({
-                    "name": def.name,
-                    "type": type_name(&def.kind),
-                    "required": def.default == DefaultValue::Required,
-                    "default_value": default_json(def),
-                    "importance": if def.default == DefaultValue::Required { "HIGH" } else { "MEDIUM" },
-                    "documentation": def.doc,
-                    "group": null,
-                    "width": "NONE",
-                    "display_name": def.name,
-                    "dependents": [],
-                    "order": -1,
-                })
-            })
+            .map(|def| key_info(def, def.doc.to_string(), Value::Null, -1))
             .collect(),
     )
+}
+
+/// Connect's `ConfigKeyInfo` of one key.
+fn key_info(def: &KeyDef, documentation: String, group: Value, order: i64) -> Value {
+    json!({
+        "name": def.name,
+        "type": type_name(&def.kind),
+        "required": def.default == DefaultValue::Required,
+        "default_value": default_json(def),
+        "importance": if def.default == DefaultValue::Required { "HIGH" } else { "MEDIUM" },
+        "documentation": documentation,
+        "group": group,
+        "width": "NONE",
+        "display_name": def.name,
+        "dependents": [],
+        "order": order,
+    })
 }
 
 /// The plugin `name` names: its class, its simple name, or the simple name without
@@ -150,19 +153,7 @@ pub fn definitions() -> Vec<Value> {
         .map(|def| {
             let order = order_in_group.entry(def.group).or_insert(0);
             *order += 1;
-            json!({
-                "name": def.name,
-                "type": type_name(&def.kind),
-                "required": def.default == DefaultValue::Required,
-                "default_value": default_json(def),
-                "importance": if def.default == DefaultValue::Required { "HIGH" } else { "MEDIUM" },
-                "documentation": documentation(def),
-                "group": def.group,
-                "width": "NONE",
-                "display_name": def.name,
-                "dependents": [],
-                "order": *order,
-            })
+            key_info(def, documentation(def), json!(def.group), *order)
         })
         .collect()
 }

@@ -115,6 +115,42 @@ impl Converted {
     pub fn is_empty(&self) -> bool {
         self.offsets.is_empty()
     }
+
+    /// Rows `start..end` (zero-copy for the columns).
+    pub fn slice(&self, start: usize, end: usize) -> Converted {
+        Converted {
+            schema: self.schema.clone(),
+            columns: self.columns.slice(start, end - start),
+            offsets: self.offsets[start..end].to_vec(),
+            timestamps: self.timestamps[start..end].to_vec(),
+            datums: self.datums.as_ref().map(|d| d[start..end].to_vec()),
+        }
+    }
+
+    /// The rows where `keep` is true.
+    pub fn filter(&self, keep: &[bool]) -> Result<Converted, arrow_schema::ArrowError> {
+        fn kept<T: Copy>(values: &[T], keep: &[bool]) -> Vec<T> {
+            values
+                .iter()
+                .zip(keep)
+                .filter_map(|(v, k)| k.then_some(*v))
+                .collect()
+        }
+        let mask = arrow_array::BooleanArray::from(keep.to_vec());
+        Ok(Converted {
+            schema: self.schema.clone(),
+            columns: arrow_select::filter::filter_record_batch(&self.columns, &mask)?,
+            offsets: kept(&self.offsets, keep),
+            timestamps: kept(&self.timestamps, keep),
+            datums: self.datums.as_deref().map(|d| kept(d, keep)),
+        })
+    }
+
+    /// The rows but row `row`.
+    pub fn without_row(&self, row: usize) -> Result<Converted, arrow_schema::ArrowError> {
+        let keep: Vec<bool> = (0..self.len()).map(|i| i != row).collect();
+        self.filter(&keep)
+    }
 }
 
 /// Which part of a record a converter reads: Kafka Connect runs a key converter and a value

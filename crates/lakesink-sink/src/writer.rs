@@ -309,19 +309,6 @@ impl FileFormatWriter for Finished {
     }
 }
 
-/// The run without its row `row`.
-fn without_row(mut run: Converted, row: usize) -> Result<Converted, SinkError> {
-    let keep: arrow_array::BooleanArray = (0..run.len()).map(|i| Some(i != row)).collect();
-    run.columns = arrow_select::filter::filter_record_batch(&run.columns, &keep)
-        .map_err(|e| SinkError::Internal(format!("dropping a row: {e}")))?;
-    run.offsets.remove(row);
-    run.timestamps.remove(row);
-    if let Some(d) = run.datums.as_mut() {
-        d.remove(row);
-    }
-    Ok(run)
-}
-
 /// Rows of one run that go to one directory, after dropping those already committed.
 struct SliceRows {
     dir: String,
@@ -914,7 +901,9 @@ impl PartitionWriter {
                         "io.confluent.connect.storage.errors.PartitionException",
                         e.message,
                     ));
-                    run = without_row(run, row)?;
+                    run = run
+                        .without_row(row)
+                        .map_err(|e| SinkError::Internal(format!("dropping a row: {e}")))?;
                 }
                 Err(e) => return Err(e.into()),
             }

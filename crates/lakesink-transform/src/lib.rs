@@ -22,7 +22,7 @@ mod typed;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use arrow_array::{BooleanArray, RecordBatch};
+use arrow_array::RecordBatch;
 use lakesink_config::transforms::{Builtin, Part, TransformSpec, TransformsConfig};
 use lakesink_convert::{Converted, ValueKind, ValueSchema};
 use lakesink_record::{RawBatch, TopicPartition};
@@ -54,9 +54,10 @@ pub struct TransformError {
 
 /// A problem in the configuration of a transform that only shows when it is built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{key}: {message}")]
+#[error("{key}: invalid value '{value}': {message}")]
 pub struct ChainConfigError {
     pub key: String,
+    pub value: String,
     pub message: String,
 }
 
@@ -153,6 +154,7 @@ static NEXT_SCHEMA_ID: AtomicU32 = AtomicU32::new(1 << 30);
 fn whole(key: &str, pattern: &str) -> Result<Regex, ChainConfigError> {
     Regex::new(&format!("^(?:{pattern})$")).map_err(|e| ChainConfigError {
         key: key.to_string(),
+        value: pattern.to_string(),
         message: format!("invalid regular expression: {e}"),
     })
 }
@@ -251,6 +253,7 @@ impl Chain {
                 format: DateFormat::new(t.get("timestamp.format").unwrap_or_default()).map_err(
                     |message| ChainConfigError {
                         key: t.key("timestamp.format"),
+                        value: t.get("timestamp.format").unwrap_or_default().to_string(),
                         message,
                     },
                 )?,
@@ -311,8 +314,19 @@ impl Chain {
                                 if !tolerate {
                                     return Err(error);
                                 }
+                                piece = rest;
+                                match piece.run.without_row(e.row) {
+                                    Ok(run) => piece.run = run,
+                                    Err(arrow) => {
+                                        return Err(TransformError {
+                                            message: format!(
+                                                "cannot set the record aside: {arrow}"
+                                            ),
+                                            ..error
+                                        });
+                                    }
+                                }
                                 failed.push(error);
-                                piece = without_row(rest, e.row);
                                 if piece.run.is_empty() {
                                     break;
                                 }
@@ -373,7 +387,6 @@ impl Step {
                             RowError::new(row, "Timestamp missing on record"),
                         )));
                     };
-                    // Rows of a partition mostly share the bucket of the row before.
                     let stamp = match format.format(*t) {
                         Ok(s) => s,
                         Err(e) => return Err(Box::new((segment, RowError::new(row, e)))),
@@ -384,12 +397,13 @@ impl Step {
                             .replace("${timestamp}", &stamp),
                     );
                 }
+                // Rows of a partition are mostly in time order: long runs share one topic.
                 let mut out = Vec::new();
                 let mut start = 0;
                 for end in 1..=topics.len() {
                     if end == topics.len() || topics[end] != topics[start] {
                         out.push(Segment {
-                            run: slice(&segment.run, start, end),
+                            run: segment.run.slice(start, end),
                             topic: Arc::from(topics[start].as_str()),
                             headers: segment.headers.clone(),
                         });
@@ -462,7 +476,16 @@ impl Step {
                         )));
                     }
                     let keep: Vec<bool> = null_rows.iter().map(|n| !n).collect();
-                    run = filter_rows(&run, &keep);
+                    run = match run.filter(&keep) {
+                        Ok(run) => run,
+                        Err(e) => {
+                            segment.run = run;
+                            return Err(Box::new((
+                                segment,
+                                RowError::new(0, format!("cannot drop the null values: {e}")),
+                            )));
+                        }
+                    };
                 }
                 segment.run = run;
                 Ok(vec![segment])
@@ -526,7 +549,7 @@ fn split(
         if end == mask.len() || mask[end] != mask[start] {
             out.push((
                 Segment {
-                    run: slice(&segment.run, start, end),
+                    run: segment.run.slice(start, end),
                     topic: segment.topic.clone(),
                     headers: segment.headers.clone(),
                 },
@@ -549,56 +572,6 @@ fn has_header(ops: &[HeaderOp], batch: &RawBatch, offset: i64, name: &str) -> bo
     batch
         .index_of(offset)
         .is_some_and(|i| batch.get(i).headers().any(|(n, _)| n == name))
-}
-
-/// Rows `start..end` of a run (zero-copy for the columns).
-fn slice(run: &Converted, start: usize, end: usize) -> Converted {
-    Converted {
-        schema: run.schema.clone(),
-        columns: run.columns.slice(start, end - start),
-        offsets: run.offsets[start..end].to_vec(),
-        timestamps: run.timestamps[start..end].to_vec(),
-        datums: run.datums.as_ref().map(|d| d[start..end].to_vec()),
-    }
-}
-
-/// The rows of `run` where `keep` is true.
-fn filter_rows(run: &Converted, keep: &[bool]) -> Converted {
-    let mask = BooleanArray::from(keep.to_vec());
-    let columns = arrow_select::filter::filter_record_batch(&run.columns, &mask)
-        .unwrap_or_else(|_| run.columns.slice(0, 0));
-    let pick = |v: &[i64]| -> Vec<i64> {
-        v.iter()
-            .zip(keep)
-            .filter(|(_, k)| **k)
-            .map(|(x, _)| *x)
-            .collect()
-    };
-    Converted {
-        schema: run.schema.clone(),
-        columns,
-        offsets: pick(&run.offsets),
-        timestamps: run
-            .timestamps
-            .iter()
-            .zip(keep)
-            .filter(|(_, k)| **k)
-            .map(|(t, _)| *t)
-            .collect(),
-        datums: run.datums.as_ref().map(|d| {
-            d.iter()
-                .zip(keep)
-                .filter(|(_, k)| **k)
-                .map(|(x, _)| *x)
-                .collect()
-        }),
-    }
-}
-
-fn without_row(mut segment: Segment, row: usize) -> Segment {
-    let keep: Vec<bool> = (0..segment.run.len()).map(|i| i != row).collect();
-    segment.run = filter_rows(&segment.run, &keep);
-    segment
 }
 
 #[cfg(test)]

@@ -75,16 +75,7 @@ impl CastType {
     }
 
     pub(crate) fn name(self) -> &'static str {
-        match self {
-            CastType::Int8 => "INT8",
-            CastType::Int16 => "INT16",
-            CastType::Int32 => "INT32",
-            CastType::Int64 => "INT64",
-            CastType::Float32 => "FLOAT32",
-            CastType::Float64 => "FLOAT64",
-            CastType::Boolean => "BOOLEAN",
-            CastType::String => "STRING",
-        }
+        type_name(&self.connect())
     }
 }
 
@@ -225,6 +216,7 @@ impl ValueOp {
     pub(crate) fn new(t: &TransformSpec) -> Result<ValueOp, ChainConfigError> {
         let bad = |key: &str, message: String| ChainConfigError {
             key: t.key(key),
+            value: t.get(key).unwrap_or_default().to_string(),
             message,
         };
         Ok(match t.plugin.builtin {
@@ -689,8 +681,9 @@ impl ValueOp {
     }
 }
 
-fn type_name(s: &ConnectSchema) -> &'static str {
-    match s.ty {
+/// Connect's name of a type (`Schema.Type`), as its messages print it.
+fn type_name(ty: &ConnectType) -> &'static str {
+    match ty {
         ConnectType::Int8 => "INT8",
         ConnectType::Int16 => "INT16",
         ConnectType::Int32 => "INT32",
@@ -716,7 +709,7 @@ fn struct_fields<'a>(
             0,
             format!(
                 "Only Struct objects supported for [{purpose}], found: {}",
-                type_name(schema)
+                type_name(&schema.ty)
             ),
         )),
     }
@@ -830,7 +823,7 @@ fn mask(
                     first_set(column),
                     format!(
                         "Unable to convert {r} ({}) to number: {e}",
-                        type_name(schema)
+                        type_name(&schema.ty)
                     ),
                 )
             })?
@@ -840,23 +833,25 @@ fn mask(
                 first_set(column),
                 format!(
                     "Cannot mask value of type {} with custom replacement",
-                    type_name(schema)
+                    type_name(&schema.ty)
                 ),
             ));
         }
         (None, DataType::Boolean) => Arc::new(BooleanArray::from(vec![false])),
         (None, DataType::Utf8) => Arc::new(StringArray::from(vec![""])),
-        (None, DataType::Date32 | DataType::Time32(_)) => {
-            arrow_cast::cast(&(Arc::new(Int32Array::from(vec![0])) as ArrayRef), &ty)
-                .map_err(|e| RowError::new(0, e.to_string()))?
-        }
-        (None, DataType::Timestamp(..)) => {
-            arrow_cast::cast(&(Arc::new(Int64Array::from(vec![0])) as ArrayRef), &ty)
-                .map_err(|e| RowError::new(0, e.to_string()))?
-        }
-        (None, _) if numeric => {
-            arrow_cast::cast(&(Arc::new(Int64Array::from(vec![0])) as ArrayRef), &ty)
-                .map_err(|e| RowError::new(0, e.to_string()))?
+        // Numbers, and dates and times as their epoch: zero cast from an integer.
+        (None, _)
+            if numeric
+                || matches!(
+                    ty,
+                    DataType::Date32 | DataType::Time32(_) | DataType::Timestamp(..)
+                ) =>
+        {
+            let zero: ArrayRef = match ty {
+                DataType::Date32 | DataType::Time32(_) => Arc::new(Int32Array::from(vec![0])),
+                _ => Arc::new(Int64Array::from(vec![0])),
+            };
+            arrow_cast::cast(&zero, &ty).map_err(|e| RowError::new(0, e.to_string()))?
         }
         (None, DataType::List(item)) => Arc::new(ListArray::new(
             item.clone(),
@@ -870,7 +865,7 @@ fn mask(
             }
             return Err(RowError::new(
                 first_set(column),
-                format!("Cannot mask value of type {}", type_name(schema)),
+                format!("Cannot mask value of type {}", type_name(&schema.ty)),
             ));
         }
     };
@@ -913,7 +908,7 @@ fn cast(column: &ArrayRef, from: &ConnectSchema, to: CastType) -> Result<ArrayRe
             0,
             format!(
                 "Cast transformation does not support casting from {}; supported types are INT8, INT16, INT32, INT64, FLOAT32, FLOAT64, BOOLEAN, STRING, BYTES",
-                type_name(from)
+                type_name(&from.ty)
             ),
         )
     };
@@ -980,7 +975,7 @@ fn cast(column: &ArrayRef, from: &ConnectSchema, to: CastType) -> Result<ArrayRe
             row,
             format!(
                 "Cast: {} value {shown} cannot be cast to {} (out of range or not a number)",
-                type_name(from),
+                type_name(&from.ty),
                 to.name()
             ),
         ));
@@ -1043,7 +1038,7 @@ fn time_values(
                 0,
                 format!(
                     "Schema {} does not correspond to a known timestamp type format",
-                    type_name(schema)
+                    type_name(&schema.ty)
                 ),
             ));
         }

@@ -184,18 +184,9 @@ pub fn check_connector(worker: &RawConfig, connector: &RawConfig) -> Result<Load
     lakesink_transform::Chain::new(&c.transforms, lakesink_transform::NullValues::Drop).map_err(
         |e| {
             ConfigErrors(vec![lakesink_config::ConfigError::Invalid {
-                key: e.key.clone(),
-                value: c
-                    .transforms
-                    .transforms
-                    .iter()
-                    .find_map(|t| {
-                        e.key
-                            .strip_prefix(&format!("transforms.{}.", t.alias))
-                            .and_then(|k| t.settings.get(k).cloned())
-                    })
-                    .unwrap_or_default(),
-                expected: e.message.clone(),
+                key: e.key,
+                value: e.value,
+                expected: e.message,
             }])
         },
     )?;
