@@ -107,13 +107,16 @@ def with_rest_listener(worker):
 
 
 class Lakesink:
-    """A running `lakesink standalone` process with its config files, log and REST API."""
+    """A running `lakesink standalone` process (or, with command="distributed", one worker of
+    a cluster) with its config files, log and REST API."""
 
-    def __init__(self, binary, workdir, worker, connector, env_extra=None, name="lakesink"):
+    def __init__(self, binary, workdir, worker, connector, env_extra=None, name="lakesink",
+                 command="standalone"):
         self.workdir = workdir
         worker, self.rest_url = with_rest_listener(worker)
         self.log_path = os.path.join(workdir, f"{name}-{uuid.uuid4().hex[:6]}.log")
-        self.worker_path = os.path.join(workdir, "worker.properties")
+        self.worker_path = os.path.join(
+            workdir, "worker.properties" if command == "standalone" else f"{name}-worker.properties")
         self.connector_path = os.path.join(workdir, "connector.properties")
         # A dict is written as key=value lines, a string as the file's text.
         for path, config in ((self.worker_path, worker), (self.connector_path, connector)):
@@ -129,7 +132,7 @@ class Lakesink:
         environment.update(env_extra or {})
         self.log = open(self.log_path, "wb")
         connectors = [self.connector_path] if connector is not None else []
-        self.proc = subprocess.Popen([binary, "standalone", self.worker_path, *connectors],
+        self.proc = subprocess.Popen([binary, command, self.worker_path, *connectors],
                                      stdout=self.log, stderr=subprocess.STDOUT, env=environment)
 
     def rest(self, method, path, body=None, raw=None, content_type="application/json", timeout=60):

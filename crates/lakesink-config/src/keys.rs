@@ -152,7 +152,8 @@ const fn accepted(
 const CONNECT_COMPAT: &str = "Kafka Connect compatibility";
 const REMOVED_KIP_738: &str =
     "removed in Kafka 3.0 (KIP-738); the internal topics' format is fixed";
-const CONNECT_DISTRIBUTED: &str = "a key of Connect's distributed mode (the worker group and its internal topics); `lakesink standalone` runs this worker on its own";
+const DISTRIBUTED: &str = "Distributed mode";
+const CONNECT_DISTRIBUTED: &str = "a key of Connect's own worker protocol; `lakesink distributed` coordinates its workers through a consumer group and the config and status topics instead";
 const CONNECT_SOURCE_ONLY: &str = "used by source connectors only";
 const CONNECT_REST: &str = "Lakesink's REST API has no such option yet";
 const CONNECT_WORKER_CLIENTS: &str = "as in Connect, it configures the worker's own Kafka clients, not the connectors' consumers: give it as `consumer.<key>` (the dead-letter queue's producer takes the connection and security settings of `consumer.*`)";
@@ -1183,14 +1184,130 @@ pub static KEYS: &[KeyDef] = &[
         NoEffect("headers are not written to files"),
         "Header converter.",
     ),
+    // --- Distributed mode (`lakesink distributed worker.properties`), Connect's keys. ---
     key(
         "group.id",
         W,
-        WORKER,
+        DISTRIBUTED,
+        NonEmpty,
+        Unset,
+        S,
+        "The Connect cluster: workers with the same `group.id` share the connectors. Required by `lakesink distributed`; `lakesink standalone` ignores it (a sink's own consumer group is `connect-<name>` in both modes).",
+    ),
+    key(
+        "config.storage.topic",
+        W,
+        DISTRIBUTED,
+        NonEmpty,
+        Unset,
+        S,
+        "The compacted, single-partition topic of connector configs, target states, task configs and restart requests, in Connect's record format. Created when absent; an existing topic with more than one partition is refused. Required by `lakesink distributed`.",
+    ),
+    key(
+        "config.storage.replication.factor",
+        W,
+        DISTRIBUTED,
+        Int {
+            min: -1,
+            max: 32767,
+        },
+        Value("3"),
+        S,
+        "Replication factor of `config.storage.topic` when it is created (`-1`: the broker's default).",
+    ),
+    key(
+        "status.storage.topic",
+        W,
+        DISTRIBUTED,
+        NonEmpty,
+        Unset,
+        S,
+        "The compacted topic of connector and task statuses, in Connect's record format. Created when absent. Required by `lakesink distributed`.",
+    ),
+    key(
+        "status.storage.partitions",
+        W,
+        DISTRIBUTED,
+        Int {
+            min: -1,
+            max: 100000,
+        },
+        Value("5"),
+        S,
+        "Partitions of `status.storage.topic` when it is created (`-1`: the broker's default).",
+    ),
+    key(
+        "status.storage.replication.factor",
+        W,
+        DISTRIBUTED,
+        Int {
+            min: -1,
+            max: 32767,
+        },
+        Value("3"),
+        S,
+        "Replication factor of `status.storage.topic` when it is created (`-1`: the broker's default).",
+    ),
+    key(
+        "offset.storage.topic",
+        W,
+        DISTRIBUTED,
         String,
         Unset,
-        NoEffect("standalone mode: the sink's consumer group is connect-<name>"),
-        "Connect cluster group.",
+        NoEffect(
+            "a sink's offsets live in the commit log next to its files; Connect uses this topic for source connectors only",
+        ),
+        "Source connectors' offsets topic.",
+    ),
+    key(
+        "session.timeout.ms",
+        W,
+        DISTRIBUTED,
+        Int {
+            min: 1000,
+            max: 3600000,
+        },
+        Value("10000"),
+        S,
+        "How long a worker may go silent before the others take its tasks over: the worker group's session timeout. Lost tasks are reassigned as soon as the group drops the worker (Connect waits `scheduled.rebalance.max.delay.ms` more).",
+    ),
+    key(
+        "heartbeat.interval.ms",
+        W,
+        DISTRIBUTED,
+        Int {
+            min: 100,
+            max: 3600000,
+        },
+        Value("3000"),
+        S,
+        "Heartbeats of a worker to the worker group; below a third of `session.timeout.ms`.",
+    ),
+    key(
+        "rebalance.timeout.ms",
+        W,
+        DISTRIBUTED,
+        Int {
+            min: 1000,
+            max: 2147483647,
+        },
+        Value("60000"),
+        S,
+        "How long the worker group waits for its members to rejoin during a rebalance (the membership consumer's `max.poll.interval.ms`).",
+    ),
+    key(
+        "scheduled.rebalance.max.delay.ms",
+        W,
+        DISTRIBUTED,
+        Int {
+            min: 0,
+            max: 2147483647,
+        },
+        Value("300000"),
+        NoEffect(
+            "Lakesink reassigns a lost worker's tasks as soon as the group drops it: sink tasks are fenced by their consumer group, so waiting for the worker to return protects nothing",
+        ),
+        "Connect: how long lost work waits for its worker.",
     ),
     key(
         "offset.storage.file.filename",
@@ -1295,25 +1412,7 @@ pub static KEYS: &[KeyDef] = &[
     // --- Kafka Connect 4.x worker keys with no effect in Lakesink (WorkerConfig,
     // StandaloneConfig, DistributedConfig): a worker file written for Connect loads unchanged. ---
     accepted(
-        "config.storage.replication.factor",
-        W,
-        CONNECT_DISTRIBUTED,
-        "Connect distributed mode (worker group, internal topics).",
-    ),
-    accepted(
-        "config.storage.topic",
-        W,
-        CONNECT_DISTRIBUTED,
-        "Connect distributed mode (worker group, internal topics).",
-    ),
-    accepted(
         "connect.protocol",
-        W,
-        CONNECT_DISTRIBUTED,
-        "Connect distributed mode (worker group, internal topics).",
-    ),
-    accepted(
-        "heartbeat.interval.ms",
         W,
         CONNECT_DISTRIBUTED,
         "Connect distributed mode (worker group, internal topics).",
@@ -1356,48 +1455,6 @@ pub static KEYS: &[KeyDef] = &[
     ),
     accepted(
         "offset.storage.replication.factor",
-        W,
-        CONNECT_DISTRIBUTED,
-        "Connect distributed mode (worker group, internal topics).",
-    ),
-    accepted(
-        "offset.storage.topic",
-        W,
-        CONNECT_DISTRIBUTED,
-        "Connect distributed mode (worker group, internal topics).",
-    ),
-    accepted(
-        "rebalance.timeout.ms",
-        W,
-        CONNECT_DISTRIBUTED,
-        "Connect distributed mode (worker group, internal topics).",
-    ),
-    accepted(
-        "scheduled.rebalance.max.delay.ms",
-        W,
-        CONNECT_DISTRIBUTED,
-        "Connect distributed mode (worker group, internal topics).",
-    ),
-    accepted(
-        "session.timeout.ms",
-        W,
-        CONNECT_DISTRIBUTED,
-        "Connect distributed mode (worker group, internal topics).",
-    ),
-    accepted(
-        "status.storage.partitions",
-        W,
-        CONNECT_DISTRIBUTED,
-        "Connect distributed mode (worker group, internal topics).",
-    ),
-    accepted(
-        "status.storage.replication.factor",
-        W,
-        CONNECT_DISTRIBUTED,
-        "Connect distributed mode (worker group, internal topics).",
-    ),
-    accepted(
-        "status.storage.topic",
         W,
         CONNECT_DISTRIBUTED,
         "Connect distributed mode (worker group, internal topics).",

@@ -1013,6 +1013,65 @@ pub fn load_worker(worker: &RawConfig) -> Result<WorkerConfig, ConfigErrors> {
     })
 }
 
+/// The settings of `lakesink distributed`: the worker group and its internal topics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DistributedConfig {
+    pub group_id: String,
+    pub config_topic: String,
+    pub config_replication_factor: i32,
+    pub status_topic: String,
+    pub status_partitions: i32,
+    pub status_replication_factor: i32,
+    pub session_timeout_ms: u64,
+    pub heartbeat_interval_ms: u64,
+    pub rebalance_timeout_ms: u64,
+}
+
+/// Validates the worker file of `lakesink distributed`: its REST settings and the keys of
+/// the worker group, which are required there.
+pub fn load_distributed(worker: &RawConfig) -> Result<DistributedConfig, ConfigErrors> {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    check_scope(worker, Scope::Worker, true, &mut errors, &mut warnings);
+    errors.retain(|e| !matches!(e, ConfigError::Unknown { .. }));
+    let w = Values {
+        raw: worker,
+        scope: Scope::Worker,
+    };
+    for required in ["group.id", "config.storage.topic", "status.storage.topic"] {
+        if w.get(required).is_none_or(|v| v.trim().is_empty()) {
+            errors.push(ConfigError::Missing {
+                key: required.into(),
+                hint: "`lakesink distributed` needs group.id, config.storage.topic and status.storage.topic, as connect-distributed does".into(),
+            });
+        }
+    }
+    let session = w.int("session.timeout.ms");
+    let heartbeat = w.int("heartbeat.interval.ms");
+    if errors.is_empty() && heartbeat * 3 > session {
+        errors.push(ConfigError::Invalid {
+            key: "heartbeat.interval.ms".into(),
+            value: heartbeat.to_string(),
+            expected: format!("at most a third of session.timeout.ms ({session})"),
+        });
+    }
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    let text = |k: &str| w.get(k).unwrap_or_default().trim().to_string();
+    Ok(DistributedConfig {
+        group_id: text("group.id"),
+        config_topic: text("config.storage.topic"),
+        config_replication_factor: w.int("config.storage.replication.factor") as i32,
+        status_topic: text("status.storage.topic"),
+        status_partitions: w.int("status.storage.partitions") as i32,
+        status_replication_factor: w.int("status.storage.replication.factor") as i32,
+        session_timeout_ms: session as u64,
+        heartbeat_interval_ms: heartbeat as u64,
+        rebalance_timeout_ms: w.int("rebalance.timeout.ms") as u64,
+    })
+}
+
 fn parse_listener(item: &str) -> Result<Listener, String> {
     const EXPECTED: &str = "http://host:port (an empty host binds every interface)";
     let Some((scheme, rest)) = item.split_once("://") else {

@@ -107,6 +107,77 @@ impl State {
 pub struct StateInfo {
     pub state: State,
     pub trace: Option<String>,
+    /// The worker it runs on, when not this one (distributed mode).
+    pub worker_id: Option<String>,
+}
+
+impl StateInfo {
+    fn local(state: State, trace: Option<String>) -> StateInfo {
+        StateInfo {
+            state,
+            trace,
+            worker_id: None,
+        }
+    }
+}
+
+/// Which parts of a connector run in this worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placement {
+    /// All of them (standalone mode).
+    All,
+    /// Those the cluster assigned here (distributed mode): the connector itself (whose status
+    /// this worker reports) and some task ids.
+    Assigned {
+        connector: bool,
+        tasks: BTreeSet<usize>,
+    },
+}
+
+impl Placement {
+    fn nothing() -> Placement {
+        Placement::Assigned {
+            connector: false,
+            tasks: BTreeSet::new(),
+        }
+    }
+
+    fn runs_connector(&self) -> bool {
+        match self {
+            Placement::All => true,
+            Placement::Assigned { connector, .. } => *connector,
+        }
+    }
+
+    fn runs_task(&self, id: usize) -> bool {
+        match self {
+            Placement::All => true,
+            Placement::Assigned { tasks, .. } => tasks.contains(&id),
+        }
+    }
+
+    /// Whether anything runs here: only then are the connector's shared parts opened.
+    fn runs_anything(&self) -> bool {
+        match self {
+            Placement::All => true,
+            Placement::Assigned { connector, tasks } => *connector || !tasks.is_empty(),
+        }
+    }
+}
+
+/// What a part of a connector is: the connector itself or one of its tasks.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Part {
+    Connector(String),
+    Task(String, usize),
+}
+
+/// The status of one part running in this worker, for the status topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalStatus {
+    pub part: Part,
+    pub state: State,
+    pub trace: Option<String>,
 }
 
 /// A snapshot of one connector for the REST API and the metrics.
@@ -138,6 +209,9 @@ pub enum HerderError {
     Invalid(ConfigErrors),
     #[error("the worker is shutting down")]
     ShuttingDown,
+    /// A conflicting operation in the cluster (a rebalance); retrying helps (409).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 struct Task {
@@ -181,6 +255,7 @@ struct Connector {
     task_restarts: u64,
     /// Topics its tasks have read, kept across restarts until reset (Connect's KIP-558).
     topics: Arc<Mutex<BTreeSet<String>>>,
+    placement: Placement,
 }
 
 /// The end of stopping some tasks; any number may wait for it, before or after it ends.
@@ -229,6 +304,10 @@ struct Inner {
     shutting_down: bool,
     /// Config warnings already logged.
     warned: BTreeSet<String>,
+    /// Distributed mode: what the other workers report of the parts they run, and the
+    /// topics their tasks read.
+    remote: BTreeMap<Part, StateInfo>,
+    remote_topics: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// The connectors of this worker. Cheap to clone; every clone is the same herder.
@@ -241,25 +320,42 @@ pub struct Herder {
     /// `host:port` as statuses name this worker.
     worker_id: Arc<str>,
     started_ms: u64,
+    /// Distributed mode: a new connector runs nothing here until the cluster places it.
+    distributed: bool,
 }
 
 /// How often the supervisor looks at the tasks.
 const SUPERVISE_EVERY: Duration = Duration::from_millis(250);
 
 impl Herder {
-    /// A herder with no connectors; call from within the tokio runtime it is to use.
+    /// A herder with no connectors that runs every part of its connectors (standalone
+    /// mode); call from within the tokio runtime it is to use.
     pub fn new(runtime: Arc<dyn Runtime>, worker_id: String) -> Herder {
+        Herder::start(runtime, worker_id, false)
+    }
+
+    /// A herder of one worker of a cluster: it runs the parts given to it by
+    /// [`Herder::set_placement`] and shows the rest as the other workers report them
+    /// ([`Herder::set_remote`]).
+    pub fn new_distributed(runtime: Arc<dyn Runtime>, worker_id: String) -> Herder {
+        Herder::start(runtime, worker_id, true)
+    }
+
+    fn start(runtime: Arc<dyn Runtime>, worker_id: String, distributed: bool) -> Herder {
         let herder = Herder {
             inner: Arc::new(Mutex::new(Inner {
                 connectors: BTreeMap::new(),
                 shutting_down: false,
                 warned: BTreeSet::new(),
+                remote: BTreeMap::new(),
+                remote_topics: BTreeMap::new(),
             })),
             runtime,
             tokio: tokio::runtime::Handle::current(),
             counters: Arc::new(WorkerCounters::default()),
             worker_id: worker_id.into(),
             started_ms: now_ms(),
+            distributed,
         };
         let supervisor = herder.clone();
         herder.tokio.spawn(async move {
@@ -303,7 +399,7 @@ impl Herder {
             .connectors
             .get(name)
             .ok_or_else(|| HerderError::NotFound(name.to_string()))?;
-        Ok(view_of(name, c))
+        Ok(view_of(name, c, &inner))
     }
 
     pub fn views(&self) -> Vec<ConnectorView> {
@@ -311,8 +407,113 @@ impl Herder {
         inner
             .connectors
             .iter()
-            .map(|(name, c)| view_of(name, c))
+            .map(|(name, c)| view_of(name, c, &inner))
             .collect()
+    }
+
+    /// Each connector with its task count and target state, for placing its parts.
+    pub fn shapes(&self) -> Vec<(String, usize, TargetState)> {
+        let inner = self.lock();
+        inner
+            .connectors
+            .iter()
+            .map(|(name, c)| (name.clone(), c.checked.tasks_max, c.target))
+            .collect()
+    }
+
+    /// The statuses of the parts running here, and the topics their tasks read, by connector.
+    pub fn local_statuses(&self) -> (Vec<LocalStatus>, BTreeMap<String, BTreeSet<String>>) {
+        let inner = self.lock();
+        let mut out = Vec::new();
+        let mut topics = BTreeMap::new();
+        for (name, c) in &inner.connectors {
+            if c.placement.runs_connector() {
+                out.push(LocalStatus {
+                    part: Part::Connector(name.clone()),
+                    state: c.state,
+                    trace: c.trace.clone(),
+                });
+            }
+            for (id, t) in c.tasks.iter().enumerate() {
+                if c.placement.runs_task(id) {
+                    out.push(LocalStatus {
+                        part: Part::Task(name.clone(), id),
+                        state: t.state,
+                        trace: t.trace.clone(),
+                    });
+                }
+            }
+            topics.insert(name.clone(), lock(&c.topics).clone());
+        }
+        (out, topics)
+    }
+
+    /// Distributed mode: what the other workers report.
+    pub fn set_remote(
+        &self,
+        statuses: BTreeMap<Part, StateInfo>,
+        topics: BTreeMap<String, BTreeSet<String>>,
+    ) {
+        let mut inner = self.lock();
+        inner.remote = statuses;
+        inner.remote_topics = topics;
+    }
+
+    /// Whether task `id` of a connector runs in this worker.
+    pub fn runs_task(&self, name: &str, id: usize) -> bool {
+        self.lock()
+            .connectors
+            .get(name)
+            .is_some_and(|c| c.placement.runs_task(id))
+    }
+
+    /// Distributed mode: runs here what the cluster assigned to this worker, and stops what
+    /// it took away (their files are committed before another worker's tasks take over
+    /// their partitions, by the consumer group's rebalance).
+    pub fn set_placement(&self, name: &str, placement: Placement) {
+        let mut inner = self.lock();
+        if inner.shutting_down {
+            return;
+        }
+        let Some(c) = inner.connectors.get_mut(name) else {
+            return;
+        };
+        if c.placement == placement {
+            return;
+        }
+        tracing::info!(connector = name, placement = ?placement, "parts placed on this worker");
+        let before = std::mem::replace(&mut c.placement, placement);
+        if c.target == TargetState::Stopped {
+            return;
+        }
+        match (before.runs_anything(), c.placement.runs_anything()) {
+            (false, false) => {}
+            (false, true) => self.begin_start(name, c),
+            (true, false) => {
+                let drain = self.stop_tasks(name, c);
+                c.draining.extend(drain);
+                c.state = State::Unassigned;
+                c.trace = None;
+                c.tasks = (0..c.checked.tasks_max)
+                    .map(|_| Task::unassigned())
+                    .collect();
+            }
+            (true, true) => {
+                for id in 0..c.tasks.len() {
+                    let (was, is) = (before.runs_task(id), c.placement.runs_task(id));
+                    if was && !is {
+                        let task = std::mem::replace(&mut c.tasks[id], Task::unassigned());
+                        task.control.stop.store(true, Ordering::SeqCst);
+                        if let Some(thread) = task.thread {
+                            let drain = self.join_in_background(name, vec![thread], None);
+                            c.draining.push(drain);
+                        }
+                    } else if !was && is && c.instance.is_some() {
+                        self.launch_task(name, c, id);
+                    }
+                }
+            }
+        }
     }
 
     /// Creates a connector; `Ok(false)` if `replace` and it existed (its config is replaced).
@@ -363,6 +564,11 @@ impl Herder {
                     draining: Vec::new(),
                     task_restarts: 0,
                     topics: Arc::default(),
+                    placement: if self.distributed {
+                        Placement::nothing()
+                    } else {
+                        Placement::All
+                    },
                 };
                 if initial == TargetState::Stopped {
                     c.state = State::Stopped;
@@ -454,6 +660,7 @@ impl Herder {
             c.state = State::Restarting;
         } else if include_tasks {
             let ids: Vec<usize> = (0..c.tasks.len())
+                .filter(|&i| c.placement.runs_task(i))
                 .filter(|&i| !only_failed || c.tasks[i].state == State::Failed)
                 .collect();
             for id in ids {
@@ -462,7 +669,10 @@ impl Herder {
                 c.tasks[id].state = State::Restarting;
             }
         }
-        let mut view = view_of(name, c);
+        let mut view = match inner.connectors.get(name) {
+            Some(c) => view_of(name, c, &inner),
+            None => return Err(HerderError::NotFound(name.to_string())),
+        };
         if include_tasks && !only_failed && view.connector.state != State::Failed {
             // As Connect's snapshot: the connector is restarted with its tasks.
             view.connector.state = State::Restarting;
@@ -479,6 +689,11 @@ impl Herder {
             .ok_or_else(|| HerderError::NotFound(name.to_string()))?;
         if id >= c.tasks.len() {
             return Err(HerderError::UnknownTask(format!("{name}-{id}")));
+        }
+        if !c.placement.runs_task(id) {
+            return Err(HerderError::Conflict(format!(
+                "Task {name}-{id} does not run on this worker: the cluster is placing it, retry"
+            )));
         }
         c.tasks[id].attempts = 0;
         self.restart_task_locked(name, c, id);
@@ -497,12 +712,26 @@ impl Herder {
     }
 
     /// Whether a connector has tasks running or still stopping in this worker.
+    /// In distributed mode, also whether another worker still reports one of its tasks
+    /// (a worker withdraws a task's status once the task has committed and ended).
     pub fn has_live_tasks(&self, name: &str) -> bool {
         let inner = self.lock();
-        inner
-            .connectors
-            .get(name)
-            .is_some_and(|c| !c.tasks.is_empty() || c.draining.iter().any(|d| !d.is_done()))
+        let here = inner.connectors.get(name).is_some_and(|c| {
+            (0..c.tasks.len()).any(|id| c.placement.runs_task(id))
+                || c.draining.iter().any(|d| !d.is_done())
+        });
+        here || inner
+            .remote
+            .keys()
+            .any(|p| matches!(p, Part::Task(n, _) if n == name))
+    }
+
+    /// Whether a connector has tasks running or still stopping in this worker only.
+    pub fn has_local_live_tasks(&self, name: &str) -> bool {
+        let inner = self.lock();
+        inner.connectors.get(name).is_some_and(|c| {
+            c.tasks.iter().any(|t| t.thread.is_some()) || c.draining.iter().any(|d| !d.is_done())
+        })
     }
 
     /// Stops every connector and waits (at most `timeout`) until their tasks have committed
@@ -544,6 +773,10 @@ impl Herder {
         c.tasks = (0..c.checked.tasks_max)
             .map(|_| Task::unassigned())
             .collect();
+        if !c.placement.runs_anything() {
+            // Another worker runs it; it starts here when the cluster places a part here.
+            return;
+        }
         let generation = c.generation;
         let draining = std::mem::take(&mut c.draining);
         let (herder, name, config) = (self.clone(), name.to_string(), c.config.clone());
@@ -609,7 +842,9 @@ impl Herder {
                     .map(|_| Task::unassigned())
                     .collect();
                 for id in 0..c.tasks.len() {
-                    self.launch_task(name, c, id);
+                    if c.placement.runs_task(id) {
+                        self.launch_task(name, c, id);
+                    }
                 }
             }
         }
@@ -805,28 +1040,41 @@ impl Herder {
     }
 }
 
-fn view_of(name: &str, c: &Connector) -> ConnectorView {
-    let topics = lock(&c.topics).clone();
+fn view_of(name: &str, c: &Connector, inner: &Inner) -> ConnectorView {
+    let mut topics = lock(&c.topics).clone();
+    if let Some(remote) = inner.remote_topics.get(name) {
+        topics.extend(remote.iter().cloned());
+    }
+    let elsewhere = |part: Part| {
+        inner
+            .remote
+            .get(&part)
+            .cloned()
+            .unwrap_or(StateInfo::local(State::Unassigned, None))
+    };
+    let connector = if c.placement.runs_connector() {
+        StateInfo::local(c.state, c.trace.clone())
+    } else if c.target == TargetState::Stopped {
+        StateInfo::local(State::Stopped, None)
+    } else {
+        elsewhere(Part::Connector(name.to_string()))
+    };
     ConnectorView {
         name: name.to_string(),
         config: c.config.clone(),
         target: c.target,
-        connector: StateInfo {
-            state: c.state,
-            trace: c.trace.clone(),
-        },
+        connector,
         tasks: c
             .tasks
             .iter()
             .enumerate()
             .map(|(i, t)| {
-                (
-                    i,
-                    StateInfo {
-                        state: t.state,
-                        trace: t.trace.clone(),
-                    },
-                )
+                let state = if c.placement.runs_task(i) {
+                    StateInfo::local(t.state, t.trace.clone())
+                } else {
+                    elsewhere(Part::Task(name.to_string(), i))
+                };
+                (i, state)
             })
             .collect(),
         topics,
@@ -1039,6 +1287,77 @@ mod tests {
             h.put("late", config(&[]), TargetState::Started, false)
                 .is_err()
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_distributed_herder_runs_only_the_parts_placed_on_it() {
+        let started = Arc::new(AtomicUsize::new(0));
+        let runtime = FakeRuntime {
+            started_tasks: started.clone(),
+        };
+        let h = Herder::new_distributed(Arc::new(runtime), "w1:8083".into());
+        h.put(
+            "c",
+            config(&[("tasks.max", "3")]),
+            TargetState::Started,
+            false,
+        )
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(
+            started.load(Ordering::SeqCst),
+            0,
+            "nothing runs before placement"
+        );
+        assert_eq!(
+            states(&h, "c"),
+            (State::Unassigned, vec![State::Unassigned; 3])
+        );
+        let remote = StateInfo {
+            state: State::Running,
+            trace: None,
+            worker_id: Some("w2:8083".into()),
+        };
+        h.set_remote(
+            [(Part::Task("c".into(), 1), remote.clone())].into(),
+            BTreeMap::new(),
+        );
+        h.set_placement(
+            "c",
+            Placement::Assigned {
+                connector: true,
+                tasks: [0, 2].into(),
+            },
+        );
+        until("the placed tasks", || {
+            states(&h, "c") == (State::Running, vec![State::Running; 3])
+        })
+        .await;
+        assert_eq!(started.load(Ordering::SeqCst), 2);
+        assert_eq!(h.view("c").unwrap().tasks[1].1, remote);
+        assert!(matches!(
+            h.restart_task("c", 1),
+            Err(HerderError::Conflict(_))
+        ));
+        // Task 2 moves away: it stops here and is shown as the others report it (unknown yet).
+        h.set_placement(
+            "c",
+            Placement::Assigned {
+                connector: true,
+                tasks: [0].into(),
+            },
+        );
+        assert_eq!(h.view("c").unwrap().tasks[2].1.state, State::Unassigned);
+        let (local, _) = h.local_statuses();
+        let parts: Vec<Part> = local.into_iter().map(|s| s.part).collect();
+        assert_eq!(
+            parts,
+            vec![Part::Connector("c".into()), Part::Task("c".into(), 0)]
+        );
+        // Nothing placed here any more: everything stops.
+        h.set_placement("c", Placement::nothing());
+        until("the tasks to end", || !h.has_local_live_tasks("c")).await;
+        assert_eq!(started.load(Ordering::SeqCst), 2);
     }
 
     #[test]

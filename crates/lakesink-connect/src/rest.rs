@@ -14,7 +14,10 @@ use axum::routing::{get, post, put};
 use lakesink_config::RawConfig;
 use serde_json::{Map, Value, json};
 
-use crate::herder::{ConnectorView, Herder, HerderError, StateInfo, TargetState};
+use crate::cluster::{Cluster, ConfigWrite};
+use crate::herder::{
+    ConnectorView, Herder, HerderError, State as PartState, StateInfo, TargetState,
+};
 use crate::plugins;
 
 /// What `GET /` reports.
@@ -77,6 +80,9 @@ pub struct Api {
     pub metrics: Arc<dyn Fn() -> String + Send + Sync>,
     pub topic_tracking: bool,
     pub topic_tracking_reset: bool,
+    /// Distributed mode: the cluster that keeps the configs; `None` in standalone mode, where
+    /// writes apply to the herder directly.
+    pub cluster: Option<Arc<dyn Cluster>>,
 }
 
 /// Connect's error: the status and `{"error_code": status, "message": ...}`.
@@ -111,7 +117,7 @@ impl From<HerderError> for ApiError {
     fn from(e: HerderError) -> ApiError {
         let status = match &e {
             HerderError::NotFound(_) | HerderError::UnknownTask(_) => StatusCode::NOT_FOUND,
-            HerderError::AlreadyExists(_) => StatusCode::CONFLICT,
+            HerderError::AlreadyExists(_) | HerderError::Conflict(_) => StatusCode::CONFLICT,
             HerderError::BadRequest(_) | HerderError::Invalid(_) => StatusCode::BAD_REQUEST,
             HerderError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         };
@@ -144,6 +150,7 @@ fn accepted() -> Reply {
 
 /// The router of the whole API, `/metrics` included.
 pub fn router(api: Api) -> Router {
+    let routing = axum::middleware::from_fn_with_state(api.clone(), crate::cluster::route_request);
     Router::new()
         .route("/", get(root))
         .route("/health", get(health))
@@ -179,6 +186,7 @@ pub fn router(api: Api) -> Router {
         .route("/admin/loggers/{logger}", get(logger).put(set_logger))
         .fallback(not_found_route)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(routing)
         .with_state(api)
 }
 
@@ -273,8 +281,7 @@ fn defined(map: BTreeMap<String, Option<String>>) -> RawConfig {
 
 fn state_json(s: &StateInfo, worker: &str) -> Value {
     // `version` is the plugin's (KIP-891, Kafka 4.1).
-    let mut o =
-        json!({"state": s.state.as_str(), "worker_id": worker, "version": plugins::VERSION});
+    let mut o = json!({"state": s.state.as_str(), "worker_id": s.worker_id.as_deref().unwrap_or(worker), "version": plugins::VERSION});
     if let Some(trace) = &s.trace {
         o["trace"] = Value::String(trace.clone());
     }
@@ -320,6 +327,87 @@ fn task_config(v: &ConnectorView) -> Value {
         Value::String("io.lakesink.connect.SinkTask".into()),
     );
     Value::Object(c)
+}
+
+// ----------------------------------------------------------------------- writes
+
+/// Where a write goes: to the herder in standalone mode, to the config topic in distributed
+/// mode (every worker's herder then applies it as it reads it back).
+async fn write(api: &Api, write: ConfigWrite) -> Result<(), ApiError> {
+    let Some(cluster) = &api.cluster else {
+        match write {
+            ConfigWrite::Connector {
+                name,
+                config,
+                initial,
+            } => {
+                api.herder.put(
+                    &name,
+                    config,
+                    initial.unwrap_or(TargetState::Started),
+                    initial.is_none(),
+                )?;
+            }
+            ConfigWrite::Delete { name } => api.herder.delete(&name)?,
+            ConfigWrite::Target { name, target } => api.herder.set_target(&name, target)?,
+            ConfigWrite::Restart {
+                name,
+                include_tasks,
+                only_failed,
+            } => {
+                api.herder.restart(&name, include_tasks, only_failed)?;
+            }
+            ConfigWrite::ResetTopics { name } => api.herder.reset_topics(&name)?,
+        }
+        return Ok(());
+    };
+    cluster.write(write).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Failed to write to the config topic: {e}"),
+        )
+    })
+}
+
+/// Stores a connector's config; `Ok(true)` if it is new. A new connector starts in
+/// `initial`; with `replace`, an existing one gets the new config and keeps its state.
+async fn store_connector(
+    api: &Api,
+    name: &str,
+    config: RawConfig,
+    initial: TargetState,
+    replace: bool,
+) -> Result<bool, ApiError> {
+    let exists = api.herder.view(name).is_ok();
+    if exists && !replace {
+        return Err(HerderError::AlreadyExists(name.to_string()).into());
+    }
+    if api.cluster.is_some() {
+        // The leader checks before writing; every worker checks again when it applies it.
+        api.herder.validate(&config).map_err(HerderError::Invalid)?;
+    }
+    write(
+        api,
+        ConfigWrite::Connector {
+            name: name.to_string(),
+            config,
+            initial: (!exists).then_some(initial),
+        },
+    )
+    .await?;
+    Ok(!exists)
+}
+
+async fn store_target(api: &Api, name: &str, target: TargetState) -> Result<(), ApiError> {
+    api.herder.view(name)?;
+    write(
+        api,
+        ConfigWrite::Target {
+            name: name.to_string(),
+            target,
+        },
+    )
+    .await
 }
 
 // ----------------------------------------------------------------------- connectors
@@ -400,7 +488,7 @@ async fn create(State(api): State<Api>, headers: HeaderMap, body: Bytes) -> Repl
     }
     let mut config = config;
     config.insert("name".into(), name.clone());
-    api.herder.put(&name, config, initial, false)?;
+    store_connector(&api, &name, config, initial, false).await?;
     let view = api.herder.view(&name)?;
     let mut r = json_response(StatusCode::CREATED, &info_json(&view));
     // Absolute, as Connect's: the address the client used.
@@ -433,7 +521,8 @@ async fn info(State(api): State<Api>, Path(name): Path<String>) -> Reply {
 }
 
 async fn delete(State(api): State<Api>, Path(name): Path<String>) -> Reply {
-    api.herder.delete(&name)?;
+    api.herder.view(&name)?;
+    write(&api, ConfigWrite::Delete { name }).await?;
     no_content()
 }
 
@@ -461,7 +550,7 @@ async fn put_config(
     }
     // The reply lists the tasks as they were before the new config took effect, as Connect's.
     let before = api.herder.view(&name).ok();
-    let created = api.herder.put(&name, config, TargetState::Started, true)?;
+    let created = store_connector(&api, &name, config, TargetState::Started, true).await?;
     let mut view = api.herder.view(&name)?;
     if let Some(before) = before {
         view.tasks = before.tasks;
@@ -501,7 +590,7 @@ async fn patch_config(
         )));
     }
     config.insert("name".into(), name.clone());
-    api.herder.put(&name, config, TargetState::Started, true)?;
+    store_connector(&api, &name, config, TargetState::Started, true).await?;
     let mut view = api.herder.view(&name)?;
     view.tasks = before.tasks;
     ok(info_json(&view))
@@ -572,7 +661,23 @@ async fn restart(
     Query(q): Query<RestartQuery>,
 ) -> Reply {
     let (include_tasks, only_failed) = (flag(&q.include_tasks), flag(&q.only_failed));
-    let view = api.herder.restart(&name, include_tasks, only_failed)?;
+    let view = if api.cluster.is_some() {
+        // As Connect's leader: the plan from the statuses now, then the request for every
+        // worker to carry out on the parts it runs.
+        let plan = restart_plan(api.herder.view(&name)?, include_tasks, only_failed);
+        write(
+            &api,
+            ConfigWrite::Restart {
+                name,
+                include_tasks,
+                only_failed,
+            },
+        )
+        .await?;
+        plan
+    } else {
+        api.herder.restart(&name, include_tasks, only_failed)?
+    };
     if !include_tasks && !only_failed {
         return no_content();
     }
@@ -582,18 +687,33 @@ async fn restart(
     ))
 }
 
+/// What a restart request restarts, as the statuses show it now.
+fn restart_plan(mut view: ConnectorView, include_tasks: bool, only_failed: bool) -> ConnectorView {
+    if !only_failed || view.connector.state == PartState::Failed {
+        view.connector.state = PartState::Restarting;
+    }
+    if include_tasks {
+        for (_, t) in &mut view.tasks {
+            if !only_failed || t.state == PartState::Failed {
+                t.state = PartState::Restarting;
+            }
+        }
+    }
+    view
+}
+
 async fn pause(State(api): State<Api>, Path(name): Path<String>) -> Reply {
-    api.herder.set_target(&name, TargetState::Paused)?;
+    store_target(&api, &name, TargetState::Paused).await?;
     accepted()
 }
 
 async fn resume(State(api): State<Api>, Path(name): Path<String>) -> Reply {
-    api.herder.set_target(&name, TargetState::Started)?;
+    store_target(&api, &name, TargetState::Started).await?;
     accepted()
 }
 
 async fn stop(State(api): State<Api>, Path(name): Path<String>) -> Reply {
-    api.herder.set_target(&name, TargetState::Stopped)?;
+    store_target(&api, &name, TargetState::Stopped).await?;
     no_content()
 }
 
@@ -621,7 +741,8 @@ async fn reset_topics(State(api): State<Api>, Path(name): Path<String>) -> Reply
             "Topic tracking reset is disabled.",
         ));
     }
-    api.herder.reset_topics(&name)?;
+    api.herder.view(&name)?;
+    write(&api, ConfigWrite::ResetTopics { name }).await?;
     accepted()
 }
 

@@ -39,6 +39,15 @@ pub enum StoreError {
     Other(String),
 }
 
+impl From<lakesink_source::election::ElectionError> for StoreError {
+    fn from(e: lakesink_source::election::ElectionError) -> StoreError {
+        match e {
+            lakesink_source::election::ElectionError::Kafka(k) => StoreError::Kafka(k),
+            lakesink_source::election::ElectionError::Other(m) => StoreError::Other(m),
+        }
+    }
+}
+
 /// Kafka client settings shared by every client of the registry.
 #[derive(Debug, Clone)]
 pub struct KafkaSettings {

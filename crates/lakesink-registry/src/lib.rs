@@ -3,15 +3,14 @@
 //! either server can take over the other's topic.
 //!
 //! It owns schema parsing and canonical forms ([`schema`]), the compatibility checkers
-//! ([`compat`]), the `_schemas` record format and replay ([`store`]), leadership and write
-//! fencing ([`leader`]), the registry's rules ([`registry`]) and the HTTP surface ([`api`]).
+//! ([`compat`]), the `_schemas` record format and replay ([`store`]), leadership (the consumer-group
+//! election of `lakesink_source::election`) and write fencing ([`kafka`]), the registry's rules ([`registry`]) and the HTTP surface ([`api`]).
 //! It must not touch the sink: converters fetch schemas over HTTP, like any client, and share
 //! only the schema parsers of [`schema`] (the `lakesink-schema` crate).
 
 pub mod api;
 pub mod compat;
 pub mod kafka;
-pub mod leader;
 pub mod registry;
 pub mod server;
 /// The schema parsers, shared with the converters (`lakesink-schema`).

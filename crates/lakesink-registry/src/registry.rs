@@ -13,9 +13,9 @@ use tokio::sync::watch;
 
 use crate::compat::{self, Level, Previous};
 use crate::kafka::{self, KafkaSettings, ReadProgress, StoreError, Writer};
-use crate::leader::Election;
 use crate::schema::{ParsedSchema, SchemaType};
 use crate::store::{ConfigDoc, Key, Reference, SchemaContent, SchemaValue, State};
+use lakesink_source::election::Election;
 
 /// An error as the REST API reports it: HTTP status and Confluent's `error_code`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -10,9 +10,9 @@ use lakesink_config::registry::RegistryConfig;
 use crate::api::{self, Ctx};
 use crate::compat::Level;
 use crate::kafka::{self, KafkaSettings, StoreError};
-use crate::leader::Election;
 use crate::registry::{Leader, Registry, Rules};
 use crate::store::State;
+use lakesink_source::election::{Election, ElectionSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -118,12 +118,22 @@ pub async fn serve(
         );
     }
     let election = Election::start(
-        &settings,
-        &config.group_id,
-        &config.advertised_url,
+        &ElectionSettings {
+            client: settings.client_config(),
+            topic: settings.topic.clone(),
+            group_id: config.group_id.clone(),
+            group_key: "schema.registry.group.id",
+            client_id_prefix: "lakesink-registry@",
+            url: config.advertised_url.clone(),
+            session_timeout_ms: 10_000,
+            heartbeat_interval_ms: 1_000,
+            rebalance_timeout_ms: 10_000,
+            timeout: settings.timeout,
+        },
         config.leader_eligibility,
         stop.clone(),
-    )?;
+    )
+    .map_err(StoreError::from)?;
     let rules = Rules {
         default_level: Level::parse(config.compatibility_level).unwrap_or(Level::Backward),
         mode_mutability: config.mode_mutability,

@@ -5,7 +5,8 @@
 //! consumer offsets for lag monitoring, the shutdown sequence) and cutting fetched records
 //! into per-partition [`RawBatch`]es.
 //!
-//! Also owns watching the group for partitions no member owns ([`ownership`]).
+//! Also owns watching the group for partitions no member owns ([`ownership`]), and the
+//! leader election and membership of services built on a consumer group ([`election`]).
 //!
 //! Must not touch: decoding, files, storage. It never decides where to resume: a
 //! [`PartitionHandler`] (the sink) does, from storage.
@@ -14,6 +15,7 @@
 //! rebalance callbacks then run on that thread, where the sink can synchronously finish the
 //! partitions being revoked before Kafka hands them to another worker.
 
+pub mod election;
 pub mod group;
 pub mod ownership;
 

@@ -1,4 +1,5 @@
-//! The `lakesink` command: runs sink connectors the way `connect-standalone` does, runs the
+//! The `lakesink` command: runs sink connectors the way `connect-standalone` and
+//! `connect-distributed` do, runs the
 //! Schema Registry server, validates configuration files and prints the configuration
 //! reference.
 //!
@@ -40,6 +41,13 @@ enum Command {
         /// Connector configs (.properties, or JSON as posted to the Connect REST API); more
         /// can be created through the REST API.
         connectors: Vec<PathBuf>,
+    },
+    /// Run this process as one worker of a cluster, like `connect-distributed worker.properties`:
+    /// workers with the same group.id share the connectors kept in config.storage.topic.
+    Distributed {
+        /// Worker settings: bootstrap.servers, group.id, config.storage.topic,
+        /// status.storage.topic, listeners, converters, consumer.*.
+        worker: PathBuf,
     },
     /// Check configuration files and print every problem found, without starting anything.
     Validate {
@@ -135,7 +143,19 @@ fn main() -> ExitCode {
             let loggers = logging::init();
             load_configs(&worker, &connectors).and_then(|loaded| {
                 let worker_raw = read_config(&worker)?;
-                standalone::run(worker_raw, loaded, loggers)
+                standalone::run(worker_raw, standalone::Mode::Standalone(loaded), loggers)
+            })
+        }
+        Command::Distributed { worker } => {
+            let loggers = logging::init();
+            read_config(&worker).and_then(|worker_raw| {
+                let distributed = lakesink_config::load_distributed(&worker_raw)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", worker.display()))?;
+                standalone::run(
+                    worker_raw,
+                    standalone::Mode::Distributed(distributed),
+                    loggers,
+                )
             })
         }
         Command::Registry { config } => {

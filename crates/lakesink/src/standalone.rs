@@ -1,5 +1,7 @@
-//! Standalone mode: runs the loaded connectors in this process until SIGINT/SIGTERM, with
-//! the Connect REST API on `listeners` to create, change and watch them.
+//! The worker: runs connectors in this process until SIGINT/SIGTERM, with the Connect REST
+//! API on `listeners` to create, change and watch them — on its own (standalone mode, the
+//! connectors given on the command line) or as one worker of a cluster (distributed mode,
+//! the connectors of the config topic, placed by `lakesink-cluster`).
 //!
 //! Each task is a Kafka consumer on its own thread (rebalance callbacks run there) feeding a
 //! task loop on the shared async runtime through a bounded channel; the channel's bound is
@@ -12,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 use futures::future::BoxFuture;
-use lakesink_config::{ConfigErrors, Loaded, RawConfig, SinkConfig, TopicSelection, WorkerConfig};
+use lakesink_config::{
+    ConfigErrors, DistributedConfig, Loaded, RawConfig, SinkConfig, TopicSelection, WorkerConfig,
+};
 use lakesink_connect::herder::TargetState;
 use lakesink_connect::{
     Api, Checked, ConnectorInstance, Herder, LogLevels, Offsets, OffsetsError, PartitionOffset,
@@ -37,11 +41,23 @@ const CHANNEL_BATCHES: usize = 4;
 /// looks in a row find one, so an unowned partition gets an owner a few seconds later.
 const OWNERSHIP_CHECK_INTERVAL: Duration = Duration::from_secs(2);
 
-/// Runs the worker: the REST API on `listeners`, and the given connectors until SIGINT or
+/// How the worker runs.
+pub enum Mode {
+    /// On its own, with these connectors to start with.
+    Standalone(Vec<Loaded>),
+    /// As one worker of the cluster of `group.id`.
+    Distributed(DistributedConfig),
+}
+
+/// Runs the worker: the REST API on `listeners`, and its connectors until SIGINT or
 /// SIGTERM. A failed task does not stop the process: it shows as `FAILED` in the REST
 /// status and is restarted by its connector's restart policy.
-pub fn run(worker: RawConfig, connectors: Vec<Loaded>, logs: Arc<dyn LogLevels>) -> Result<()> {
+pub fn run(worker: RawConfig, mode: Mode, logs: Arc<dyn LogLevels>) -> Result<()> {
     let worker_config = lakesink_config::load_worker(&worker).map_err(|e| anyhow!("{e}"))?;
+    let worker = match &mode {
+        Mode::Distributed(d) => with_task_session(worker, d),
+        Mode::Standalone(_) => worker,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("lakesink-io")
@@ -52,12 +68,29 @@ pub fn run(worker: RawConfig, connectors: Vec<Loaded>, logs: Arc<dyn LogLevels>)
     let result = runtime.block_on(async {
         let listeners = bind_listeners(&worker_config).await?;
         let worker_id = worker_id(&worker_config, &listeners);
-        let herder = Herder::new(
-            Arc::new(WorkerRuntime {
-                worker: worker.clone(),
-            }),
-            worker_id.clone(),
-        );
+        let runtime = Arc::new(WorkerRuntime {
+            worker: worker.clone(),
+        });
+        let (herder, cluster, connectors) = match mode {
+            Mode::Standalone(connectors) => {
+                (Herder::new(runtime, worker_id.clone()), None, connectors)
+            }
+            Mode::Distributed(d) => {
+                let herder = Herder::new_distributed(runtime, worker_id.clone());
+                let cluster = lakesink_cluster::Cluster::start(
+                    lakesink_cluster::ClusterSettings {
+                        client: worker_client(&worker_config.bootstrap_servers, &worker),
+                        config: d,
+                        worker_id: worker_id.clone(),
+                        timeout: Duration::from_secs(30),
+                    },
+                    herder.clone(),
+                )
+                .await
+                .context("joining the worker group")?;
+                (herder, Some(cluster), Vec::new())
+            }
+        };
         let cluster_id = kafka_cluster_id(&worker_config.bootstrap_servers, &worker).await;
         let api = Api {
             herder: herder.clone(),
@@ -75,6 +108,9 @@ pub fn run(worker: RawConfig, connectors: Vec<Loaded>, logs: Arc<dyn LogLevels>)
             metrics: metrics.renderer(herder.clone()),
             topic_tracking: worker_config.topic_tracking,
             topic_tracking_reset: worker_config.topic_tracking_reset,
+            cluster: cluster
+                .clone()
+                .map(|c| Arc::new(c) as Arc<dyn lakesink_connect::Cluster>),
         };
         let router = lakesink_connect::rest::router(api);
         for (address, listener) in listeners {
@@ -93,10 +129,17 @@ pub fn run(worker: RawConfig, connectors: Vec<Loaded>, logs: Arc<dyn LogLevels>)
                 .map_err(|e| anyhow!("connector {name}: {e}"))?;
         }
         signals.recv().await;
+        if let Some(cluster) = &cluster {
+            // The others take this worker's tasks over while they commit here.
+            cluster.leave();
+        }
         tracing::info!("stopping: committing open files");
         herder
             .shutdown(Duration::from_millis(SHUTDOWN_GRACE_MS))
             .await;
+        if let Some(cluster) = &cluster {
+            cluster.publish_final_statuses().await;
+        }
         anyhow::Ok(())
     });
     runtime.shutdown_timeout(Duration::from_secs(5));
@@ -144,11 +187,30 @@ fn worker_id(worker: &WorkerConfig, bound: &[BoundListener]) -> String {
     format!("{host}:{port}")
 }
 
-/// The Kafka cluster's id for `GET /`; `None` when the brokers do not answer in time.
-async fn kafka_cluster_id(bootstrap: &str, worker: &RawConfig) -> Option<String> {
+/// In distributed mode a task's consumer leaves its group within the worker's
+/// `session.timeout.ms` when its worker dies, so that the task's partitions move as soon as
+/// the task does (librdkafka's own default is 45 s); `consumer.session.timeout.ms` in the
+/// worker file still wins.
+fn with_task_session(mut worker: RawConfig, d: &DistributedConfig) -> RawConfig {
+    worker
+        .entry("consumer.session.timeout.ms".into())
+        .or_insert_with(|| d.session_timeout_ms.to_string());
+    worker
+        .entry("consumer.heartbeat.interval.ms".into())
+        .or_insert_with(|| {
+            d.heartbeat_interval_ms
+                .min(d.session_timeout_ms / 3)
+                .to_string()
+        });
+    worker
+}
+
+/// The Kafka connection of the worker's own clients: the bootstrap servers and the
+/// connection settings its consumers get (`consumer.security.*`, `ssl.*`, `sasl.*`).
+fn worker_client(bootstrap: &str, worker: &RawConfig) -> rdkafka::ClientConfig {
     let mut client = rdkafka::ClientConfig::new();
     client.set("bootstrap.servers", bootstrap);
-    // The worker's connection settings, as its consumers get them.
+    client.set_log_level(rdkafka::config::RDKafkaLogLevel::Warning);
     for (k, v) in worker {
         if let Some(key) = k.strip_prefix("consumer.")
             && (key.starts_with("security.") || key.starts_with("ssl.") || key.starts_with("sasl."))
@@ -156,6 +218,12 @@ async fn kafka_cluster_id(bootstrap: &str, worker: &RawConfig) -> Option<String>
             client.set(key, v);
         }
     }
+    client
+}
+
+/// The Kafka cluster's id for `GET /`; `None` when the brokers do not answer in time.
+async fn kafka_cluster_id(bootstrap: &str, worker: &RawConfig) -> Option<String> {
+    let client = worker_client(bootstrap, worker);
     let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
         client.create().ok()?;
     tokio::task::spawn_blocking(move || {
