@@ -17,6 +17,7 @@ from kafka_connect import KafkaConnect
 
 from conftest import (Lakesink, committed_files, create_topic, produce, read_bytes, reached, unique,
                       wait_until, worker_props)
+from connect_oracle import FILE_SINK, connect_oracles  # noqa: F401 -- the fixture, used by name
 
 SESSION_MS = 10000
 HDFS_SINK = "io.confluent.connect.hdfs3.Hdfs3SinkConnector"
@@ -120,11 +121,11 @@ def test_three_workers_share_a_connector_and_survive_a_sigkill(kafka, hdfs, hdfs
         # Connect's config records, in the order Connect writes them.
         records = [(k, v) for k, v in read_topic(kafka, f"{group}-configs", 1) if name in k]
         keys = [k for k, _ in records]
-        assert keys == [f"target-state-{name}", f"connector-{name}", f"task-{name}-0", f"task-{name}-1",
+        # No target state for a connector created without one (it is started), as Connect.
+        assert keys == [f"connector-{name}", f"task-{name}-0", f"task-{name}-1",
                         f"task-{name}-2", f"commit-{name}"], keys
-        assert records[0][1] == {"state": "STARTED", "state.v2": "STARTED"}
-        assert records[1][1] == {"properties": config}
-        assert records[5][1] == {"tasks": 3}
+        assert records[0][1] == {"properties": config}
+        assert records[4][1] == {"tasks": 3}
 
         # The three tasks run on three workers, and every worker tells the same.
         ids = {w.rest_url.removeprefix("http://") for w in workers}
@@ -140,7 +141,7 @@ def test_three_workers_share_a_connector_and_survive_a_sigkill(kafka, hdfs, hdfs
         wait_until(spread, 60, "three RUNNING tasks, one per worker, seen alike by all", follower)
         statuses = dict(read_topic(kafka, f"{group}-status", 5))
         task0 = statuses[f"status-task-{name}-0"]
-        assert set(task0) == {"state", "trace", "worker_id", "generation"}, task0
+        assert set(task0) == {"state", "trace", "worker_id", "generation", "version"}, task0
         assert statuses[f"status-topic-{topic}:connector-{name}"]["topic"]["name"] == topic
         wait_until(lambda: reached(hdfs, root, topic, {p: 1000 for p in range(6)}), 120,
                    "the first 6000 records in files", follower)
@@ -293,3 +294,92 @@ def test_bad_internal_topics_and_missing_keys_are_refused_by_name(kafka, lakesin
     out = run(props)
     assert out.returncode != 0
     assert "cleanup.policy is 'delete'; it must be 'compact'" in out.stderr, out.stderr
+
+
+def canonical(records, name, topic):
+    """[(key with the names replaced, value)] of an internal topic's records about one connector."""
+    out = []
+    for k, v in records:
+        if name not in k:
+            continue
+        out.append((k.replace(name, "{c}").replace(topic, "{t}"), v))
+    return out
+
+
+def value_shape(v):
+    """Top-level keys and value types; a connector's properties compared by presence only."""
+    if v is None:
+        return None
+    return {k: ("object" if isinstance(x, dict) else type(x).__name__) for k, x in v.items()}
+
+
+def test_internal_topics_and_answers_match_apache_connect_distributed(connect_oracles, kafka, hdfs_url,
+                                                                      lakesink_bin, workdir):
+    """The same life of a connector on a Kafka 4.1.1 distributed worker and on a Lakesink one:
+    the same status codes, and the config and status topics hold the same kinds of records with
+    the same value shapes and the same target states."""
+    oracle = connect_oracles(distributed=True, worker={"session.timeout.ms": str(SESSION_MS)})
+    group, workers = start_cluster(lakesink_bin, workdir, kafka, n=1)
+    sink = workers[0]
+    try:
+        sides = []
+        for side in (oracle, sink):
+            topic, name = unique("cmp"), unique("cmp")
+            create_topic(kafka, topic, 1)
+            produce(kafka, topic, [json.dumps({"n": i}).encode() for i in range(5)])
+            if side is oracle:
+                config = {"connector.class": FILE_SINK, "tasks.max": "1", "topics": topic,
+                          "file": f"{workdir}/{name}.out",
+                          "value.converter": "org.apache.kafka.connect.storage.StringConverter"}
+                call = side.call
+            else:
+                config = connector(name, topic, hdfs_url, f"/{unique('lake')}", **{"tasks.max": "1",
+                                                                                    "flush.size": "5"})
+                call = side.rest
+            codes = []
+
+            def running():
+                r = call("GET", f"/connectors/{name}/status")
+                return r.status == 200 and r.json()["connector"]["state"] == "RUNNING" and \
+                    [t["state"] for t in r.json()["tasks"]] == ["RUNNING"]
+            codes.append(call("POST", "/connectors", body={"name": name, "config": config}).status)
+            wait_until(running, 60, f"{name} RUNNING")
+            # Topic tracking has seen the topic on both sides before the connector changes.
+            wait_until(lambda: call("GET", f"/connectors/{name}/topics").json()[name]["topics"] == [topic], 60,
+                       "the topic tracked")
+            for method, path in (("PUT", "pause"), ("PUT", "resume"), ("PUT", "stop"), ("PUT", "resume")):
+                codes.append(call(method, f"/connectors/{name}/{path}").status)
+                time.sleep(1)
+            wait_until(running, 60, f"{name} RUNNING again")
+            codes.append(call("POST", f"/connectors/{name}/restart?includeTasks=true").status)
+            wait_until(running, 60, f"{name} RUNNING after the restart")
+            codes.append(call("DELETE", f"/connectors/{name}").status)
+            codes.append(call("GET", f"/connectors/{name}").status)
+            time.sleep(2)
+            cfg = side.config_topic if side is oracle else f"{group}-configs"
+            st = side.status_topic if side is oracle else f"{group}-status"
+            sides.append((codes, canonical(read_topic(kafka, cfg, 1), name, topic),
+                          canonical(read_topic(kafka, st, 5), name, topic)))
+        (o_codes, o_config, o_status), (l_codes, l_config, l_status) = sides
+        assert l_codes == o_codes == [201, 202, 202, 204, 202, 202, 204, 404], (o_codes, l_codes)
+
+        # The same kinds of config records, with the same value shapes.
+        def kinds(records):
+            shapes = {}
+            for k, v in records:
+                if v is not None:
+                    shapes.setdefault(k, value_shape(v))
+            return shapes
+        assert kinds(l_config) == kinds(o_config), (o_config, l_config)
+        # The same target states in the same order, and the same tombstones at the end.
+        targets = [v for k, v in o_config if k == "target-state-{c}"], [v for k, v in l_config if k == "target-state-{c}"]
+        assert targets[1] == targets[0], targets
+        for records in (o_config, l_config):
+            last = {k: v for k, v in records}
+            assert last["connector-{c}"] is None and last["target-state-{c}"] is None, records
+        # Statuses and tracked topics: the same keys and value shapes.
+        assert kinds(l_status) == kinds(o_status), json.dumps([kinds(o_status), kinds(l_status)])
+        task_states = [v["state"] for k, v in l_status if k == "status-task-{c}-0" and v]
+        assert "RUNNING" in task_states and "PAUSED" in task_states, task_states
+    finally:
+        stop_all(workers)

@@ -279,6 +279,7 @@ impl Cluster {
                         trace: None,
                         worker_id: s.worker_id.clone(),
                         generation: s.generation.load(Ordering::SeqCst),
+                        version: Some(lakesink_connect::plugins::VERSION.to_string()),
                     };
                     (k.key(), Some(records::encode_status(&status)))
                 })
@@ -394,6 +395,7 @@ impl Cluster {
                 trace: status.trace,
                 worker_id: s.worker_id.clone(),
                 generation,
+                version: Some(lakesink_connect::plugins::VERSION.to_string()),
             });
             desired.insert(key, value);
         }

@@ -125,8 +125,10 @@ fn props_value(config: &RawConfig) -> Vec<u8> {
     json!({ "properties": config }).to_string().into_bytes()
 }
 
-/// A connector's config, as Connect writes it: the target state of a new connector first,
-/// then the config, then the task configs and the commit that makes them current.
+/// A connector's config, as Connect writes it: the target state of a new connector first
+/// (only when it is not STARTED: a connector without one is started, and Connect writes none
+/// for a create without `initial_state`), then the config, then the task configs and the
+/// commit that makes them current.
 pub fn connector_records(
     name: &str,
     config: &RawConfig,
@@ -134,7 +136,7 @@ pub fn connector_records(
     tasks: usize,
 ) -> Vec<Record> {
     let mut out = Vec::new();
-    if let Some(target) = initial {
+    if let Some(target) = initial.filter(|t| *t != TargetState::Started) {
         out.push(target_record(name, target));
     }
     out.push((format!("connector-{name}"), Some(props_value(config))));
@@ -198,6 +200,8 @@ pub struct Status {
     pub trace: Option<String>,
     pub worker_id: String,
     pub generation: i64,
+    /// The version of the plugin running it (KIP-891, Kafka 4.1).
+    pub version: Option<String>,
 }
 
 /// What a status-topic key names.
@@ -270,6 +274,7 @@ pub fn encode_status(status: &Status) -> Vec<u8> {
         "trace": status.trace,
         "worker_id": status.worker_id,
         "generation": status.generation,
+        "version": status.version,
     })
     .to_string()
     .into_bytes()
@@ -290,6 +295,7 @@ pub fn decode_status(value: &[u8]) -> Result<Status, String> {
             .unwrap_or_default()
             .to_string(),
         generation: o.get("generation").and_then(Value::as_i64).unwrap_or(0),
+        version: o.get("version").and_then(Value::as_str).map(String::from),
     })
 }
 
@@ -437,6 +443,7 @@ mod tests {
             trace: Some("record t-0 offset 7: bad".into()),
             worker_id: "w1:8083".into(),
             generation: 4,
+            version: Some("0.1.0".into()),
         };
         assert_eq!(decode_status(&encode_status(&s)).unwrap(), s);
         let connect = decode_status(
