@@ -265,6 +265,15 @@ def test_requests_are_forwarded_at_most_twice_and_errors_relayed(kafka, hdfs_url
         assert workers[0].rest("GET", f"/connectors/{name}/config").json()["flush.size"] == "20"
         assert follower.rest("DELETE", f"/connectors/{name}").status == 204
         assert workers[0].rest("GET", f"/connectors/{name}").status == 404
+        # The leader dies: a write through the follower waits for the next leader (this
+        # worker, once the group drops the dead one) instead of failing.
+        workers[0].kill()
+        t0 = time.time()
+        r = follower.rest("POST", "/connectors", body={"name": name, "config": config})
+        waited = time.time() - t0
+        assert r.status == 201, (r.status, r.body, waited)
+        print(f"a create through the follower while the leader was dead waited {waited:.1f} s")
+        assert follower.rest("GET", f"/connectors/{name}").status == 200
     finally:
         stop_all(workers)
 

@@ -16,6 +16,8 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use std::time::{Duration, Instant};
+
 use futures::future::BoxFuture;
 use lakesink_config::RawConfig;
 
@@ -149,62 +151,112 @@ fn rebalancing(message: &str) -> Response {
     r
 }
 
-/// The middleware that sends each request to the worker that must carry it out.
+/// How long a client's request waits for a leader (or for a task to be placed) before it is
+/// answered 409: long enough for the worker group to drop a dead leader (its session timeout)
+/// and elect the next.
+const ROUTE_WAIT: Duration = Duration::from_secs(20);
+const ROUTE_POLL: Duration = Duration::from_millis(200);
+
+/// Where this request must go now.
+enum Target {
+    Here,
+    Worker(String),
+    /// Nowhere yet (a rebalance): the 409's message.
+    Nowhere(String),
+}
+
+fn target(api: &Api, cluster: &dyn Cluster, route: &Route) -> Target {
+    match route {
+        Route::Here => Target::Here,
+        Route::Leader => match cluster.leader() {
+            Leader::ThisWorker => Target::Here,
+            Leader::Other(url) => Target::Worker(url),
+            Leader::Unknown => Target::Nowhere(
+                "Cannot complete request momentarily due to no known leader URL, likely because a rebalance was underway.".into(),
+            ),
+        },
+        Route::Task { connector, task } => {
+            if api.herder.runs_task(connector, *task) {
+                return Target::Here;
+            }
+            let slot = api
+                .herder
+                .view(connector)
+                .ok()
+                .and_then(|v| v.tasks.into_iter().find(|(id, _)| id == task))
+                .map(|(_, s)| s.worker_id);
+            match slot {
+                Some(Some(worker)) => Target::Worker(format!("http://{worker}")),
+                // Unknown connector or task: the handler answers with Connect's 404.
+                None => Target::Here,
+                Some(None) => Target::Nowhere(format!(
+                    "Cannot complete request because task {connector}-{task} is not running on any worker yet (a rebalance is under way)"
+                )),
+            }
+        }
+    }
+}
+
+/// The middleware that sends each request to the worker that must carry it out. A client's
+/// request that arrives while there is no leader, or whose leader does not answer (it died
+/// and the group has not dropped it yet), waits up to [`ROUTE_WAIT`] for the next one
+/// instead of failing at once as Connect's does; a forwarded request is answered at once,
+/// and its sender waits.
 pub async fn route_request(State(api): State<Api>, request: Request, next: Next) -> Response {
     let Some(cluster) = api.cluster.clone() else {
         return next.run(request).await;
     };
+    let route = route_of(request.method(), request.uri().path());
+    if route == Route::Here {
+        return next.run(request).await;
+    }
     let hops = hops(request.uri().query());
-    let target = match route_of(request.method(), request.uri().path()) {
-        Route::Here => return next.run(request).await,
-        Route::Leader => match cluster.leader() {
-            Leader::ThisWorker => return next.run(request).await,
-            Leader::Other(url) => url,
-            Leader::Unknown => {
-                return rebalancing(
-                    "Cannot complete request momentarily due to no known leader URL, likely because a rebalance was underway.",
-                );
-            }
-        },
-        Route::Task { connector, task } => {
-            if api.herder.runs_task(&connector, task) {
-                return next.run(request).await;
-            }
-            let view = api.herder.view(&connector).ok();
-            let slot = view
-                .and_then(|v| v.tasks.into_iter().find(|(id, _)| *id == task))
-                .map(|(_, s)| s.worker_id);
-            match slot {
-                Some(Some(worker)) => format!("http://{worker}"),
-                // Unknown connector or task: the handler answers with Connect's 404.
-                None => return next.run(request).await,
-                // A task that runs nowhere yet: a rebalance.
-                Some(None) => {
-                    return rebalancing(&format!(
-                        "Cannot complete request because task {connector}-{task} is not running on any worker yet (a rebalance is under way)"
-                    ));
-                }
-            }
-        }
-    };
-    let next_hop = match hops {
-        Hops::None => "true",
-        Hops::One => "false",
-        Hops::Two => {
-            return rebalancing(
-                "Cannot complete request because of a conflicting operation (e.g. worker rebalance)",
-            );
-        }
-    };
-    forward(&target, next_hop, request).await
-}
-
-async fn forward(base: &str, next_hop: &str, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let body: Bytes = match axum::body::to_bytes(body, 64 * 1024 * 1024).await {
         Ok(b) => b,
         Err(e) => return ApiError::new(StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };
+    let deadline = Instant::now()
+        + if hops == Hops::None {
+            ROUTE_WAIT
+        } else {
+            Duration::ZERO
+        };
+    loop {
+        let failure = match target(&api, cluster.as_ref(), &route) {
+            Target::Here => return next.run(Request::from_parts(parts, Body::from(body))).await,
+            Target::Nowhere(message) => rebalancing(&message),
+            Target::Worker(url) => {
+                let next_hop = match hops {
+                    Hops::None => "true",
+                    Hops::One => "false",
+                    Hops::Two => {
+                        return rebalancing(
+                            "Cannot complete request because of a conflicting operation (e.g. worker rebalance)",
+                        );
+                    }
+                };
+                match forward(&url, next_hop, &parts, body.clone()).await {
+                    Ok(answer) => return answer,
+                    Err(unreachable) => unreachable,
+                }
+            }
+        };
+        if Instant::now() >= deadline {
+            return failure;
+        }
+        tokio::time::sleep(ROUTE_POLL).await;
+    }
+}
+
+/// Sends the request on and relays the answer; `Err` (Connect's 500) when the worker did not
+/// answer at all.
+async fn forward(
+    base: &str,
+    next_hop: &str,
+    parts: &axum::http::request::Parts,
+    body: Bytes,
+) -> Result<Response, Response> {
     let query: Vec<&str> = parts
         .uri
         .query()
@@ -221,6 +273,7 @@ async fn forward(base: &str, next_hop: &str, request: Request) -> Response {
     url.push_str(next_hop);
     let mut out = reqwest::Client::new()
         .request(parts.method.clone(), &url)
+        .timeout(Duration::from_secs(120))
         .body(body);
     for name in [header::CONTENT_TYPE, header::ACCEPT, header::HOST] {
         if let Some(v) = parts.headers.get(&name) {
@@ -228,28 +281,17 @@ async fn forward(base: &str, next_hop: &str, request: Request) -> Response {
         }
     }
     tracing::debug!(%url, "forwarding a request");
-    let answer = match out.send().await {
-        Ok(a) => a,
-        Err(e) => {
-            return ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("Error trying to forward REST request: {base} did not answer: {e}"),
-            )
-            .into_response();
-        }
+    let unreachable = |e: &dyn std::fmt::Display| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Error trying to forward REST request: {base} did not answer: {e}"),
+        )
+        .into_response()
     };
+    let answer = out.send().await.map_err(|e| unreachable(&e))?;
     let status = answer.status();
     let headers = answer.headers().clone();
-    let bytes = match answer.bytes().await {
-        Ok(b) => b,
-        Err(e) => {
-            return ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("Error trying to forward REST request: reading {base}'s answer: {e}"),
-            )
-            .into_response();
-        }
-    };
+    let bytes = answer.bytes().await.map_err(|e| unreachable(&e))?;
     let mut r = Response::new(Body::from(bytes));
     *r.status_mut() = status;
     for name in [header::CONTENT_TYPE, header::LOCATION, header::RETRY_AFTER] {
@@ -257,7 +299,7 @@ async fn forward(base: &str, next_hop: &str, request: Request) -> Response {
             r.headers_mut().insert(name, v.clone());
         }
     }
-    r
+    Ok(r)
 }
 
 #[cfg(test)]
